@@ -1,0 +1,43 @@
+"""Fixtures shared by every test: no real credentials, and a simulator on loopback."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+FAKE_KEY = "AKIDTESTTESTTESTTEST"
+FAKE_SECRET = "test-secret-key-not-real-0000000000000000"
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Strip every AWS_* variable and point the AWS config at empty files, then set fakes.
+
+    No real credentials can reach a test, and clients built with the standard chain
+    get the fake pair below (the simulator accepts any signature unless told otherwise).
+    """
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name, raising=False)
+    home = tmp_path_factory.mktemp("awshome")
+    (home / "config").write_text("")
+    (home / "credentials").write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "credentials"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    yield
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Any]:
+    """A permissive simulator on 127.0.0.1 with a free port, in this test's event loop."""
+    from turkbatch.sim import Simulator
+
+    async with Simulator() as server:
+        yield server
