@@ -13,7 +13,9 @@ FAKE_SECRET = "test-secret-key-not-real-0000000000000000"
 
 
 @pytest.fixture(autouse=True)
-def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def _no_real_aws(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
     """Strip every AWS_* variable and point the AWS config at empty files, then set fakes.
 
     No real credentials can reach a test, and clients built with the standard chain

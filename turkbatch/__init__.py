@@ -1,8 +1,53 @@
-"""turkbatch: bulk Amazon Mechanical Turk requester operations, exactly once."""
+"""
+turkbatch: bulk Amazon Mechanical Turk requester operations, exactly once.
+
+The public API is small: :func:`run` a job with :class:`Settings`, get a :class:`Summary`.
+Names load on first use, so ``import turkbatch.sim`` does not pull in the engine.
+"""
 
 from __future__ import annotations
 
+from importlib import import_module
 from importlib.metadata import version
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from turkbatch.client import ClientSettings
+    from turkbatch.engine import Settings, run
+    from turkbatch.errors import JobError, JournalError, OperationError, TurkbatchError, UsageError
+    from turkbatch.summary import Outcome, Summary
 
 __version__ = version("turkbatch")
-__all__ = ["__version__"]
+
+_HOMES = {
+    "ClientSettings": "turkbatch.client",
+    "Settings": "turkbatch.engine",
+    "run": "turkbatch.engine",
+    "JobError": "turkbatch.errors",
+    "JournalError": "turkbatch.errors",
+    "OperationError": "turkbatch.errors",
+    "TurkbatchError": "turkbatch.errors",
+    "UsageError": "turkbatch.errors",
+    "Outcome": "turkbatch.summary",
+    "Summary": "turkbatch.summary",
+}
+__all__ = [
+    "ClientSettings",
+    "JobError",
+    "JournalError",
+    "OperationError",
+    "Outcome",
+    "Settings",
+    "Summary",
+    "TurkbatchError",
+    "UsageError",
+    "__version__",
+    "run",
+]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'turkbatch' has no attribute {name!r}")
+    return getattr(import_module(home), name)

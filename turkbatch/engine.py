@@ -1,0 +1,449 @@
+"""
+The pipeline: stream a validated job through rate-limited workers, journaling every outcome.
+
+::
+
+    job ─▶ check (whole file) ─▶ skip what the journal has done ─▶ bounded stream ─▶ N workers
+                                                                                   │
+           journal ◀── intent (durable before a token call leaves) / outcome ─────┤
+                                                                                   ▼
+                                   AdaptiveLimiter ─▶ MTurkClient (aiobotocore) ─▶ MTurk
+
+One anyio task group holds the producer, the workers and (optionally) the signal
+watcher and progress reporter. The retry loop in :meth:`_Run.execute` is turkbatch's
+only retry layer; what to retry is decided by :func:`turkbatch.client.classify`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio
+import structlog
+from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from turkbatch import jobs
+from turkbatch.backoff import DEFAULT_MAX_ATTEMPTS, Backoff
+from turkbatch.client import ClientSettings, MTurkClient
+from turkbatch.errors import (
+    AlreadyDone,
+    OperationError,
+    PermanentError,
+    Throttled,
+    TransientError,
+    UsageError,
+)
+from turkbatch.journal import Journal
+from turkbatch.limits import AdaptiveLimiter
+from turkbatch.summary import Outcome, Summary
+
+log = structlog.get_logger()
+
+#: Requests per second for the account. MTurk never published a limit; users of the
+#: legacy API reported throttling above 1–3 req/s, and 2017-API users hit "Rate exceeded"
+#: only on unpaced bursts of 100+ calls. 10/s is above what any peer tool sends, and the
+#: adaptive limiter cuts it on the first throttle, so a slower account costs nothing.
+DEFAULT_RATE = 10.0
+#: Enough in-flight calls to keep DEFAULT_RATE busy at up to ~1.5 s per call, and a
+#: connection pool to match; raise it together with --rate for fast endpoints.
+DEFAULT_CONCURRENCY = 16
+#: Seconds in-flight calls get to finish after the first Ctrl-C / SIGTERM.
+DEFAULT_GRACE = 30.0
+#: Credentials for the embedded simulator, which accepts any signature.
+SIM_CREDENTIALS = ("TURKBATCHSIMULATOR", "turkbatch-simulator-secret")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """
+    Everything a run needs besides the job, built once (by the CLI or a program).
+
+    Attributes:
+        client: where and how to reach MTurk.
+        rate: ceiling in requests per second for the account.
+        concurrency: calls in flight at once (and HTTP connections in the pool).
+        journal: the journal's path; default ``<job>.journal.jsonl`` beside the job file.
+        retry_failed: send again the operations an earlier run recorded as failed.
+        grace: seconds in-flight calls get to finish after an interrupt.
+        max_attempts: attempts per operation for transient errors (throttling is unlimited:
+            the limiter slows down instead).
+        progress_interval: seconds between progress events; 0 for none.
+        handle_signals: stop gracefully on SIGINT/SIGTERM (main thread only).
+        backoff: the retry delay policy.
+    """
+
+    client: ClientSettings = field(default_factory=ClientSettings)
+    rate: float = DEFAULT_RATE
+    concurrency: int = DEFAULT_CONCURRENCY
+    journal: Path | None = None
+    retry_failed: bool = False
+    grace: float = DEFAULT_GRACE
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    progress_interval: float = 0.0
+    handle_signals: bool = False
+    backoff: Backoff = field(default_factory=Backoff)
+
+
+JobSource = str | Path | Iterable[Mapping[str, Any]]
+
+
+def journal_path_for(job: str | Path) -> Path:
+    """Return the default journal path: ``payouts.jsonl`` → ``payouts.journal.jsonl``."""
+    path = Path(job)
+    return path.with_name(
+        f"{path.stem}.journal.jsonl" if path.suffix else f"{path.name}.journal.jsonl"
+    )
+
+
+async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = False) -> Summary:
+    """
+    Run a job to completion (or interruption) and return its summary.
+
+    Running the same job with the same journal again resumes: what is done is skipped.
+
+    Args:
+        job: a JSONL job file path, or an iterable of job records (dicts shaped like job
+            lines); an iterable needs ``settings.journal``.
+        settings: how to run; defaults to the sandbox with default rate and concurrency.
+        sim: start the embedded simulator (permissive world) and run against it.
+
+    Raises:
+        JobError: the job is invalid; nothing was sent.
+        UsageError: the settings are unusable; nothing was sent.
+        JournalError: the journal is locked, damaged or cannot be written.
+    """
+    settings = settings or Settings()
+    if settings.concurrency < 1 or settings.rate <= 0:
+        raise UsageError("--concurrency must be at least 1 and --rate above 0")
+    if isinstance(job, str | Path):
+        stats = jobs.check_job(job)
+        journal_path = settings.journal or journal_path_for(job)
+
+        def source() -> Iterator[jobs.Operation | jobs.Barrier]:
+            return jobs.read_job(job)
+    else:
+        items = list(job)
+        stats = jobs.check_items(items)
+        if settings.journal is None:
+            raise UsageError("a job given as items needs a journal path (Settings.journal)")
+        journal_path = settings.journal
+
+        def source() -> Iterator[jobs.Operation | jobs.Barrier]:
+            return jobs.iter_items(items)
+
+    async with contextlib.AsyncExitStack() as stack:
+        if sim:
+            from turkbatch.sim import Simulator
+
+            server = await stack.enter_async_context(Simulator())
+            key, secret = SIM_CREDENTIALS
+            settings = replace(
+                settings,
+                client=replace(
+                    settings.client,
+                    endpoint_url=server.endpoint_url,
+                    access_key=key,
+                    secret_key=secret,
+                ),
+            )
+        client_settings = replace(settings.client, max_pool_connections=settings.concurrency)
+        client = await stack.enter_async_context(MTurkClient(client_settings))
+        await client.check_credentials()
+        journal = await Journal.open(
+            journal_path,
+            job_digest=stats.digest,
+            job_path=str(job) if isinstance(job, str | Path) else None,
+        )
+        stack.push_async_callback(journal.close)
+        summary = Summary(journal=str(journal_path), endpoint=client_settings.url)
+        runner = _Run(settings, client, journal, summary)
+        log.info(
+            "run.started",
+            endpoint=client_settings.url,
+            journal=str(journal_path),
+            operations=stats.operations,
+            rate=settings.rate,
+            concurrency=settings.concurrency,
+        )
+        await runner.run(source())
+    t = summary.totals()
+    log.info(
+        "run.finished",
+        done=t.done,
+        already=t.already,
+        failed=t.failed,
+        skipped=t.skipped,
+        pending=t.pending,
+        interrupted=summary.interrupted,
+        elapsed=round(summary.elapsed, 3),
+    )
+    return summary
+
+
+class _Run:
+    """One run's moving parts, shared by the producer and the workers."""
+
+    def __init__(
+        self, settings: Settings, client: MTurkClient, journal: Journal, summary: Summary
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.journal = journal
+        self.summary = summary
+        self.limiter = AdaptiveLimiter(settings.rate)
+        self.stopping = False
+        self.in_flight = 0
+        self._queued = 0
+        self._idle: anyio.Event | None = None
+        self._intake = anyio.CancelScope()
+        self._workers = anyio.CancelScope()
+
+    async def run(self, operations: Iterator[jobs.Operation | jobs.Barrier]) -> None:
+        """Produce and work until the job is done or the run is stopped."""
+        started = time.monotonic()
+        send, receive = anyio.create_memory_object_stream[jobs.Operation](
+            max_buffer_size=self.settings.concurrency * 2
+        )
+        try:
+            async with anyio.create_task_group() as tg:
+                if self.settings.handle_signals:
+                    await tg.start(self._watch_signals)
+                if self.settings.progress_interval > 0:
+                    tg.start_soon(self._report_progress)
+                async with anyio.create_task_group() as pipeline:
+                    pipeline.start_soon(self._produce, operations, send)
+                    with self._workers:
+                        async with anyio.create_task_group() as workers, receive:
+                            for _ in range(self.settings.concurrency):
+                                workers.start_soon(self._work, receive.clone())
+                tg.cancel_scope.cancel()
+        finally:
+            self.summary.elapsed = time.monotonic() - started
+            self.summary.throttles = self.limiter.throttles
+
+    def stop(self) -> None:
+        """Take no new operations; let in-flight calls finish."""
+        if not self.stopping:
+            self.stopping = True
+            self.summary.interrupted = True
+            self._intake.cancel()
+
+    async def _watch_signals(self, *, task_status: TaskStatus[None]) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            task_status.started()
+            async for signum in signals:
+                if self.stopping:
+                    log.warning("run.stopping_now", signal=signal.Signals(signum).name)
+                    self._workers.cancel()
+                    return
+                log.warning(
+                    "run.stopping",
+                    signal=signal.Signals(signum).name,
+                    in_flight=self.in_flight,
+                    grace=self.settings.grace,
+                )
+                self.stop()
+                self._workers.deadline = anyio.current_time() + self.settings.grace
+
+    async def _report_progress(self) -> None:
+        while True:
+            await anyio.sleep(self.settings.progress_interval)
+            t = self.summary.totals()
+            log.info(
+                "run.progress",
+                done=t.done + t.already,
+                failed=t.failed,
+                skipped=t.skipped,
+                in_flight=self.in_flight,
+                requests=self.summary.requests,
+                rate_ceiling=round(self.limiter.rate, 1),
+                throttled=self.limiter.throttles,
+                bonus_paid=str(self.summary.bonus_paid),
+            )
+
+    async def _produce(
+        self,
+        operations: Iterator[jobs.Operation | jobs.Barrier],
+        send: MemoryObjectSendStream[jobs.Operation],
+    ) -> None:
+        state = self.journal.state
+        async with send:
+            with self._intake:
+                for n, item in enumerate(operations):
+                    if n % 1024 == 0:
+                        await anyio.lowlevel.checkpoint()
+                    if isinstance(item, jobs.Barrier):
+                        await self._drain()
+                        continue
+                    if item.key in state.done:
+                        self._finish(item, Outcome.SKIPPED)
+                        continue
+                    if item.key in state.failed and not self.settings.retry_failed:
+                        self.summary.failed_earlier += 1
+                        self._finish(item, Outcome.FAILED)
+                        continue
+                    self._queued += 1
+                    await send.send(item)
+            if self.stopping:
+                # Whatever the producer never handed out stays pending for the next run.
+                for item in operations:
+                    if isinstance(item, jobs.Operation) and item.key not in state.done:
+                        self.summary.count(item.op, Outcome.PENDING)
+
+    async def _drain(self) -> None:
+        """Wait until every operation handed out so far has finished (a barrier)."""
+        while self._queued:
+            self._idle = anyio.Event()
+            await self._idle.wait()
+
+    async def _work(self, receive: MemoryObjectReceiveStream[jobs.Operation]) -> None:
+        async with receive:
+            async for item in receive:
+                try:
+                    if self.stopping:
+                        self.summary.count(item.op, Outcome.PENDING)
+                        continue
+                    self.in_flight += 1
+                    try:
+                        await self.execute(item)
+                    except anyio.get_cancelled_exc_class():
+                        # Stopped mid-call: a token call stays in doubt in the journal, and
+                        # every other operation is safe to send again on resume.
+                        self.summary.count(item.op, Outcome.PENDING)
+                        raise
+                    finally:
+                        self.in_flight -= 1
+                finally:
+                    self._queued -= 1
+                    if self._queued == 0 and self._idle is not None:
+                        self._idle.set()
+
+    async def execute(self, item: jobs.Operation) -> None:
+        """Send one operation, retrying what is transient; journal and count its outcome."""
+        token = item.token
+        if token is not None:
+            await self.journal.intent(item.key, op=item.op, token=token)
+        attempt = 0
+        while True:
+            await self.limiter.acquire()
+            self.summary.requests += 1
+            try:
+                response = await self.client.call(item.op, item.params)
+            except Throttled:
+                self.limiter.on_throttle()
+                self.summary.retries += 1
+                await anyio.sleep(self.settings.backoff.delay(1))
+                continue
+            except TransientError as exc:
+                attempt += 1
+                if attempt >= self.settings.max_attempts:
+                    await self._failed(item, exc)
+                    return
+                self.summary.retries += 1
+                log.debug(
+                    "op.retry_scheduled", key=item.key, op=item.op, attempt=attempt, error=exc.code
+                )
+                await anyio.sleep(self.settings.backoff.delay(attempt))
+                continue
+            except AlreadyDone as exc:
+                self.limiter.on_success()
+                await self._already(item, exc)
+                return
+            except PermanentError as exc:
+                self.limiter.on_success()
+                await self._failed(item, exc)
+                return
+            self.limiter.on_success()
+            await self.journal.done(
+                item.key,
+                op=item.op,
+                result=_result_record(response.body),
+                request_id=response.request_id,
+            )
+            self._finish(item, Outcome.DONE)
+            log.debug("op.done", key=item.key, op=item.op, request_id=response.request_id)
+            return
+
+    async def _already(self, item: jobs.Operation, exc: AlreadyDone) -> None:
+        if item.op in ("ApproveAssignment", "RejectAssignment"):
+            # "can be called with a status of: Submitted" also means "it went the other way":
+            # only an assignment in the wanted state counts as done.
+            wanted = "Approved" if item.op == "ApproveAssignment" else "Rejected"
+            status = await self._assignment_status(str(item.params["AssignmentId"]))
+            if status != wanted:
+                await self._failed(
+                    item,
+                    PermanentError(
+                        f"{exc.message} (the assignment is {status or 'in an unknown state'}, "
+                        f"not {wanted})",
+                        code=exc.code,
+                        turk_code=exc.turk_code,
+                        request_id=exc.request_id,
+                        status=exc.status,
+                    ),
+                )
+                return
+        await self.journal.done(item.key, op=item.op, request_id=exc.request_id, already=True)
+        self._finish(item, Outcome.ALREADY)
+        log.debug("op.already_done", key=item.key, op=item.op, message=exc.message)
+
+    async def _assignment_status(self, assignment_id: str) -> str | None:
+        for attempt in range(1, self.settings.max_attempts + 1):
+            await self.limiter.acquire()
+            self.summary.requests += 1
+            try:
+                response = await self.client.call("GetAssignment", {"AssignmentId": assignment_id})
+            except TransientError:
+                await anyio.sleep(self.settings.backoff.delay(attempt))
+                continue
+            except OperationError:
+                return None
+            status = response.body.get("Assignment", {}).get("AssignmentStatus")
+            return str(status) if status else None
+        return None
+
+    async def _failed(self, item: jobs.Operation, exc: OperationError) -> None:
+        await self.journal.failed(item.key, op=item.op, error=exc.as_dict())
+        self._finish(item, Outcome.FAILED)
+        log.warning(
+            "op.failed",
+            key=item.key,
+            op=item.op,
+            line=item.line,
+            code=exc.code,
+            turk_code=exc.turk_code,
+            message=exc.message,
+        )
+
+    def _finish(self, item: jobs.Operation, outcome: Outcome) -> None:
+        self.summary.count(item.op, outcome)
+        if item.op == "SendBonus" and outcome in (Outcome.DONE, Outcome.ALREADY, Outcome.SKIPPED):
+            amount = Decimal(str(item.params["BonusAmount"]))
+            self.summary.bonus_total += amount
+            if outcome is not Outcome.SKIPPED:
+                self.summary.bonus_paid += amount
+
+
+def _result_record(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Keep the part of a response worth journaling: ids of what was created, failures."""
+    record: dict[str, Any] = {}
+    for name in ("HIT", "QualificationType"):
+        value = body.get(name)
+        if isinstance(value, Mapping):
+            for id_name in ("HITId", "HITTypeId", "QualificationTypeId"):
+                if id_name in value:
+                    record[id_name] = value[id_name]
+    if "HITTypeId" in body:
+        record["HITTypeId"] = body["HITTypeId"]
+    failures = body.get("NotifyWorkersFailureStatuses")
+    if failures:
+        record["NotifyWorkersFailureStatuses"] = list(failures)
+    return record or None

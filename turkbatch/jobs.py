@@ -1,0 +1,451 @@
+"""
+Read job files: parse, validate and key every line, streaming, in one pass.
+
+A job is JSON Lines: one object per line. ``op`` names an MTurk 2017-01-17 operation,
+every other PascalCase key is an API parameter spelled as in the API, and lower-case keys
+are turkbatch's own: ``id`` (the line's stable identity) and ``barrier`` (``{"barrier":
+true}`` alone on a line: everything before it finishes before anything after it starts).
+Blank lines and lines whose first non-space character is ``#`` are skipped.
+
+Every line gets a key for the journal: ``id:<id>`` when it has an ``id``, else a digest
+of its canonical content (op and parameters, keys sorted, ``id`` left out), suffixed
+``#n`` for the n-th identical line. Inserting or removing *other* lines changes no key;
+two intentionally identical bonus lines stay two. The four token operations get
+``UniqueRequestToken = token_for(key)`` unless the line gives one.
+
+:func:`check_job` validates a whole file and collects every error before anything is
+sent; :func:`read_job` streams the same file again as :class:`Operation` and
+:class:`Barrier` values with the same keys and tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from difflib import get_close_matches
+from typing import Any, Final
+
+import orjson
+
+from turkbatch import schema
+from turkbatch.catalog import OPERATIONS, TOKEN_OPERATIONS
+from turkbatch.errors import JobError, LineError
+
+__all__ = [
+    "Barrier",
+    "JobStats",
+    "Operation",
+    "check_items",
+    "check_job",
+    "iter_items",
+    "read_job",
+    "token_for",
+]
+
+MAX_ERRORS: Final = 50
+MAX_ID_LENGTH: Final = 200
+TOKEN_PREFIX: Final = "tb1-"
+OWN_KEYS: Final = ("op", "id", "barrier")
+TOKEN: Final = "UniqueRequestToken"
+
+_KNOWN_OPS: Final = frozenset(OPERATIONS)
+_VALIDATORS: dict[str, Callable[[dict[str, Any]], list[schema.Violation]]] = {}
+_BOM: Final = b"\xef\xbb\xbf"
+_SORTED: Final = orjson.OPT_SORT_KEYS
+_PREFIX: Final = struct.Struct("<Q").unpack_from
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Operation:
+    """
+    One API call to make.
+
+    Args:
+        line: 1-based line in the job file (or index + 1 for in-memory items).
+        key: stable identity for the journal: ``id:<id>``, ``<24 hex>`` or ``<24 hex>#n``.
+        op: the 2017-01-17 operation name.
+        params: exactly the request parameters, ``UniqueRequestToken`` filled in for the
+            token operations. Do not mutate.
+    """
+
+    line: int
+    key: str
+    op: str
+    params: Mapping[str, Any]
+
+    @property
+    def token(self) -> str | None:
+        """Return the ``UniqueRequestToken`` of a token operation, else ``None``."""
+        return self.params.get(TOKEN) if self.op in TOKEN_OPERATIONS else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Barrier:
+    """Every operation before this line finishes before any operation after it starts."""
+
+    line: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobStats:
+    """
+    What a valid job holds.
+
+    Args:
+        operations: how many operations (lines with an ``op``).
+        by_op: operations per operation name.
+        barriers: how many barrier lines.
+        total_bonus: the sum of every SendBonus ``BonusAmount``, in USD, before fees.
+        lines: physical lines read (items, for in-memory jobs).
+        digest: sha256 hex over every operation's key and canonical content and every
+            barrier, in order: any edit that changes what the job does changes it.
+    """
+
+    operations: int
+    by_op: dict[str, int]
+    barriers: int
+    total_bonus: Decimal
+    lines: int
+    digest: str
+
+
+def token_for(key: str) -> str:
+    """Return the deterministic ``UniqueRequestToken`` (44 characters) for a line key."""
+    return TOKEN_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+def _normalise(record: dict[str, Any]) -> dict[str, Any]:
+    """
+    Map a legacy record onto its 2017-01-17 form: THE one place legacy names plug in.
+
+    Legacy 2014 names (GrantBonus, RevokeQualification, BlockWorker, SubjectId, ...) are
+    not accepted yet, so this is the identity. It runs before validation and keying, so
+    a mapped line validates and keys exactly like its 2017 spelling.
+    """
+    return record
+
+
+def _validator(op: object) -> Callable[[dict[str, Any]], list[schema.Violation]] | None:
+    """Return the compiled validator of a known operation (compiled on first use)."""
+    if not isinstance(op, str) or op not in _KNOWN_OPS:
+        return None
+    validate = _VALIDATORS.get(op)
+    if validate is None:
+        validate = _VALIDATORS[op] = schema.validator(op)
+    return validate
+
+
+# --- messages -------------------------------------------------------------------------
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    """Return ``"; did you mean 'X'?"`` for the closest of ``choices``, or ``""``."""
+    by_lower = {c.lower(): c for c in choices}
+    hit = by_lower.get(word.lower())
+    if hit is None:
+        close = get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+        hit = by_lower[close[0]] if close else None
+    return f"; did you mean '{hit}'?" if hit else ""
+
+
+def _unknown_op(op: object) -> str:
+    if op is None:
+        return 'missing \'op\' (the operation name, e.g. "op": "SendBonus")'
+    if not isinstance(op, str):
+        return f"'op' must be a string naming an operation, not {op!r}"
+    return f"unknown operation '{op}'{_suggest(op, OPERATIONS)}"
+
+
+def _unknown_key(key: object, op: str | None) -> str:
+    if not isinstance(key, str):
+        return f"unknown key {key!r}"
+    members = schema.input_members(op) if op else ()
+    if key[:1].islower():
+        hint = _suggest(key, (*OWN_KEYS, *members))
+        return f"unknown key '{key}' (turkbatch's own keys are op, id and barrier){hint}"
+    return f"unknown parameter '{key}' for {op}{_suggest(key, members)}"
+
+
+def _kind(value: object) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
+        type(value), "number" if isinstance(value, int | float) else "null"
+    )
+
+
+def _explain(violation: schema.Violation, op: str) -> str:
+    """Return the message for one schema violation, with hints for misspelt names."""
+    if violation.rule != "unknown":
+        return violation.describe()
+    if len(violation.path) == 1:
+        return _unknown_key(violation.path[0], op)
+    allowed = violation.limit if isinstance(violation.limit, tuple) else ()
+    return violation.describe() + _suggest(str(violation.path[-1]), allowed)
+
+
+# --- the one pass ---------------------------------------------------------------------
+
+
+class _State:
+    """What one pass keeps: compact key memory, the stats, and the slow (error) paths."""
+
+    def __init__(self, source: str, max_errors: int, *, strict: bool = False) -> None:
+        self.source, self.max_errors, self.strict = source, max_errors, strict
+        self.errors: list[LineError] = []
+        self.total = 0
+        self.lines = 0
+        self.seen: set[int] = set()  # 60-bit prefixes of content digests seen once
+        self.repeats: dict[int, int] = {}  # ... and the occurrence count of repeated ones
+        self.ids: set[int] = set()  # 60-bit prefixes of the digests of ids seen
+        self.by_op: dict[str, int] = {}
+        self.barriers = 0
+        self.amounts: dict[str, int] = {}  # BonusAmount → count, summed as it grows
+        self.bonus = Decimal(0)
+        self.sha = hashlib.sha256()
+
+    def error(self, line: int, message: str) -> None:
+        """Count an error, keep the first ``max_errors``; raise at once when strict."""
+        self.total += 1
+        if len(self.errors) < self.max_errors:
+            self.errors.append(LineError(line=line, message=message))
+        if self.strict:
+            raise JobError(self.source, self.errors, self.total)
+
+    def decode(self, line: int, raw: bytes) -> dict[str, Any] | None:
+        """Parse a line that does not start with ``{``: BOM, blank, comment or bad."""
+        data = raw[3:] if line == 1 and raw.startswith(_BOM) else raw
+        stripped = data.strip()
+        if not stripped or stripped[:1] == b"#":
+            self.utf8(line, raw)
+            return None
+        try:
+            return self.record(line, orjson.loads(stripped))
+        except orjson.JSONDecodeError as exc:
+            self.bad_json(line, raw, exc)
+            return None
+
+    def bad_json(self, line: int, raw: bytes, exc: orjson.JSONDecodeError) -> None:
+        if self.utf8(line, raw):
+            self.error(line, f"invalid JSON: {exc.msg} at column {exc.colno}")
+
+    def utf8(self, line: int, raw: bytes) -> bool:
+        """Report and return ``False`` if ``raw`` is not UTF-8."""
+        try:
+            raw.decode()
+        except UnicodeDecodeError as exc:
+            bad = raw[exc.start : exc.start + 1].hex()
+            self.error(line, f"not valid UTF-8: byte 0x{bad} at offset {exc.start}")
+            return False
+        return True
+
+    def record(self, line: int, value: object) -> dict[str, Any] | None:
+        """Return a parsed line or an item as a fresh dict, or report it is not an object."""
+        if isinstance(value, Mapping):
+            return dict(value)
+        self.error(line, f"a job line must be a JSON object, not {_kind(value)}")
+        return None
+
+    def invalid(self, line: int, op: object, ident: object, rec: dict[str, Any]) -> None:
+        """Report every problem of a record that failed validation."""
+        validate = _validator(op)
+        if validate is None:
+            self.error(line, _unknown_op(op))
+            for k in rec:
+                if not isinstance(k, str) or k[:1].islower():
+                    self.error(line, _unknown_key(k, None))
+        else:
+            for violation in validate(rec):
+                self.error(line, _explain(violation, str(op)))
+        if ident is not None:
+            self.named(line, ident)
+
+    def named(self, line: int, ident: object) -> str | None:
+        """Return the key of a line with an ``id``, or ``None`` if the id is bad or reused."""
+        if not isinstance(ident, str) or not 1 <= len(ident) <= MAX_ID_LENGTH:
+            self.error(line, f"id must be a string of 1 to {MAX_ID_LENGTH} characters")
+            return None
+        key = "id:" + ident
+        digest = hashlib.sha256(key.encode()).digest()
+        prefix = _PREFIX(digest)[0] >> 4
+        if prefix in self.ids:
+            self.error(line, f"duplicate id '{ident}' (ids must be unique within a job)")
+            return None
+        self.ids.add(prefix)
+        self.sha.update(digest)
+        return key
+
+    def repeat(self, key: str, prefix: int) -> str:
+        """Return the key of the n-th occurrence of an identical line: ``<hex>#n``."""
+        count = self.repeats[prefix] = self.repeats.get(prefix, 1) + 1
+        return f"{key}#{count}"
+
+    def barrier(self, line: int, rec: dict[str, Any]) -> Barrier | None:
+        if rec != {"barrier": True} or rec["barrier"] is not True:
+            self.error(line, 'a barrier line must be exactly {"barrier": true}, alone')
+            return None
+        self.barriers += 1
+        self.sha.update(b"barrier")
+        return Barrier(line=line)
+
+    def sum_bonus(self) -> None:
+        self.bonus += sum(Decimal(amount) * n for amount, n in self.amounts.items())
+        self.amounts.clear()
+
+    def stats(self) -> JobStats:
+        """
+        Return the stats of a fully read job.
+
+        Raises:
+            JobError: some line was invalid, or the job holds no operations.
+        """
+        if not self.by_op and not self.total:
+            self.error(max(self.lines, 1), "no operations in job file")
+        if self.total:
+            raise JobError(self.source, self.errors, self.total)
+        self.sum_bonus()
+        return JobStats(
+            operations=sum(self.by_op.values()),
+            by_op=dict(sorted(self.by_op.items())),
+            barriers=self.barriers,
+            total_bonus=self.bonus,
+            lines=self.lines,
+            digest=self.sha.hexdigest(),
+        )
+
+
+_Row = tuple[int, str, str, dict[str, Any]]
+
+
+def _scan(numbered: Iterable[tuple[int, object]], state: _State) -> Iterator[_Row | Barrier]:
+    """
+    Validate and key every record; yield ``(line, key, op, params)`` for the valid ones.
+
+    The hot path of a million-line job: locals only, every error path in ``state``.
+    """
+    seen, by_op, amounts, update = state.seen, state.by_op, state.amounts, state.sha.update
+    validators, loads, dumps, sha256 = _VALIDATORS, orjson.loads, orjson.dumps, hashlib.sha256
+    line = 0
+    for line, raw in numbered:
+        if raw.__class__ is not bytes:
+            rec = state.record(line, raw)
+        elif raw[:1] != b"{":
+            rec = state.decode(line, raw)
+        else:
+            try:
+                rec = loads(raw)
+            except orjson.JSONDecodeError as exc:
+                state.bad_json(line, raw, exc)
+                continue
+            if rec.__class__ is not dict:
+                rec = state.record(line, rec)
+        if rec is None:
+            continue
+        rec = _normalise(rec)
+        if "barrier" in rec:
+            if barrier := state.barrier(line, rec):
+                yield barrier
+            continue
+        op, ident = rec.pop("op", None), rec.pop("id", None)
+        validate = validators.get(op) if op.__class__ is str else None
+        if validate is None:
+            validate = _validator(op)  # compiled on first use; None if op is unknown
+        if validate is None or validate(rec):
+            state.invalid(line, op, ident, rec)
+            continue
+        # The canonical content: the line without its id, keys sorted.
+        rec["op"] = op
+        try:
+            digest = sha256(dumps(rec, option=_SORTED)).digest()
+        except orjson.JSONEncodeError as exc:  # only in-memory items get here
+            state.error(line, f"parameters cannot be written as JSON: {exc}")
+            continue
+        del rec["op"]
+        update(digest)
+        if ident is None:
+            key, prefix = digest[:12].hex(), _PREFIX(digest)[0] >> 4
+            if prefix in seen:
+                key = state.repeat(key, prefix)
+            else:
+                seen.add(prefix)
+        else:
+            named = state.named(line, ident)
+            if named is None:
+                continue
+            key = named
+        by_op[op] = by_op.get(op, 0) + 1
+        if op == "SendBonus":
+            amount = rec["BonusAmount"]
+            amounts[amount] = amounts.get(amount, 0) + 1
+            if len(amounts) > 4096:
+                state.sum_bonus()
+        yield line, key, op, rec
+    state.lines = line
+
+
+def _values(rows: Iterator[_Row | Barrier]) -> Iterator[Operation | Barrier]:
+    """Turn rows into values, filling in the tokens of token operations."""
+    for row in rows:
+        if isinstance(row, Barrier):
+            yield row
+            continue
+        line, key, op, params = row
+        if op in TOKEN_OPERATIONS and TOKEN not in params:
+            params[TOKEN] = token_for(key)
+        yield Operation(line=line, key=key, op=op, params=params)
+
+
+def check_job(path: str | os.PathLike[str], *, max_errors: int = MAX_ERRORS) -> JobStats:
+    """
+    Validate a whole job file in one streaming pass; nothing is sent.
+
+    Raises:
+        JobError: with the first ``max_errors`` errors in line order and the total count.
+        OSError: the file cannot be read.
+    """
+    state = _State(os.fspath(path), max_errors)
+    with open(path, "rb") as f:
+        deque(_scan(enumerate(f, 1), state), maxlen=0)
+    return state.stats()
+
+
+def read_job(path: str | os.PathLike[str]) -> Iterator[Operation | Barrier]:
+    """
+    Stream a job file (check it first) as operations and barriers, with their keys.
+
+    Raises:
+        JobError: at the first invalid line, if the file was not checked.
+    """
+    state = _State(os.fspath(path), 1, strict=True)
+    with open(path, "rb") as f:
+        yield from _values(_scan(enumerate(f, 1), state))
+    state.stats()
+
+
+def check_items(
+    items: Iterable[Mapping[str, Any]], *, source: str = "<items>", max_errors: int = MAX_ERRORS
+) -> JobStats:
+    """
+    Validate in-memory job records (dicts shaped like job lines) like :func:`check_job`.
+
+    Raises:
+        JobError: with ``source`` as the path and item index + 1 as the line.
+    """
+    state = _State(source, max_errors)
+    deque(_scan(enumerate(items, 1), state), maxlen=0)
+    return state.stats()
+
+
+def iter_items(items: Iterable[Mapping[str, Any]]) -> Iterator[Operation | Barrier]:
+    """
+    Stream in-memory job records as operations and barriers, like :func:`read_job`.
+
+    Raises:
+        JobError: at the first invalid item.
+    """
+    state = _State("<items>", 1, strict=True)
+    yield from _values(_scan(enumerate(items, 1), state))
+    state.stats()

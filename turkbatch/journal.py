@@ -1,0 +1,467 @@
+"""
+The journal: an append-only JSONL file of intents and outcomes that makes a run resumable.
+
+One JSON object per line, written with orjson, ``t`` (the record type) first::
+
+    {"t":"run","job":DIGEST,"job_path":PATH,"pid":N,"at":EPOCH,"version":V}
+    {"t":"intent","k":KEY,"op":OP,"tok":TOKEN,"at":EPOCH}        durable before the send
+    {"t":"done","k":KEY,"op":OP,"at":EPOCH[,"res":{..}][,"rid":ID][,"already":true][,"reconciled":true]}
+    {"t":"failed","k":KEY,"op":OP,"err":{..},"at":EPOCH}
+    {"t":"note",...,"at":EPOCH}                                   anything else worth keeping
+    {"t":"end","pid":N,"at":EPOCH}                                a clean close
+
+Durability: records go to an in-memory buffer; :meth:`Journal.intent` returns only once its
+record is written and fsynced. Concurrent intents share one fsync (group commit): the first
+waiter becomes the flusher, writes the whole buffer and fsyncs it in a worker thread, then
+wakes everyone whose record was in that batch; records that arrive meanwhile form the next
+batch. Outcomes ride the next batch (or :meth:`Journal.flush`); one buffer, written in
+order, keeps every outcome after its intent. Any ``OSError`` while writing poisons the
+journal: every waiter of that batch and every later call raises ``JournalWriteError``.
+
+Locking: ``flock`` on the journal file itself, not on a sibling ``.lock`` file. The lock then
+guards the inode the records go to, so a renamed, hard-linked or symlinked journal cannot be
+opened by two runs at once, no stale lock files are left behind, and the kernel drops the
+lock with the process. ``flock`` locks belong to the open file description, so a second
+open in the same process is refused too (POSIX ``fcntl`` locks would not be).
+
+Replay: a torn last line (no newline, or not a JSON object) is ignored and, when opened for
+writing, truncated away; damage on any other line raises ``JournalCorrupt`` with the line
+number. ``done`` is final (a later ``failed`` never undoes a payment); ``done``, ``failed``
+and ``in_doubt`` are disjoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import mmap
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from importlib.metadata import version
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+import anyio.lowlevel
+import orjson
+
+from turkbatch.errors import JournalCorrupt, JournalError, JournalLocked, JournalWriteError
+
+CLOSE_GRACE = 10.0
+"""Seconds :meth:`Journal.close` waits for the final flush, even when cancelled."""
+
+FLUSH_BYTES = 1 << 20
+"""Buffered bytes past which an outcome waits for a flush, bounding the buffer."""
+
+_CHUNK = 1 << 22  # replay reads 4 MiB at a time: big enough that per-chunk costs vanish
+_DUMP = partial(orjson.dumps, option=orjson.OPT_APPEND_NEWLINE)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntentRecord:
+    """An intent with no outcome after it: the request may or may not have been made."""
+
+    key: str
+    op: str
+    token: str | None
+    at: float
+    line: int
+
+
+@dataclass(slots=True)
+class JournalState:
+    """
+    What a journal says, folded by replay.
+
+    Attributes:
+        done: keys with a ``done`` outcome (including already and reconciled); final.
+        failed: key → its ``failed`` record (``k``, ``op``, ``err``, ``at``), when that is
+            the key's last word.
+        in_doubt: keys whose last record is an intent.
+        runs: the ``run`` records, oldest first.
+        notes: the ``note`` records, oldest first.
+        records: how many records were read.
+        torn_tail: the last line was incomplete and was ignored.
+    """
+
+    done: set[str] = field(default_factory=set)
+    failed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    in_doubt: dict[str, IntentRecord] = field(default_factory=dict)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    records: int = 0
+    torn_tail: bool = False
+
+
+def _replay(fd: int, path: str) -> tuple[JournalState, int]:
+    """
+    Fold the journal open on ``fd`` into a state.
+
+    Returns:
+        The state, and the byte offset where the complete records end.
+
+    Raises:
+        JournalCorrupt: a line other than the last is damaged.
+    """
+    state = JournalState()
+    done_add, failed, runs, notes = state.done.add, state.failed, state.runs, state.notes
+    intents: dict[str, tuple[dict[str, Any], int]] = {}
+    loads, n, offset, carry = orjson.loads, 0, 0, b""
+    size = os.fstat(fd).st_size
+    while offset < size:
+        chunk = os.pread(fd, min(_CHUNK, size - offset), offset)
+        if not chunk:  # the file shrank under a reader; what was read is all there is
+            break
+        offset += len(chunk)
+        lines = (carry + chunk).split(b"\n")
+        carry = lines.pop()
+        for line in lines:
+            n += 1
+            try:  # the hot loop: the most common records first, no per-line allocation
+                rec = loads(line)
+                t = rec["t"]
+                if t == "done" or t == "intent":
+                    k, _ = rec["k"], rec["op"]
+                    if type(k) is not str:
+                        raise TypeError("k is not a string")
+                    if t == "done":
+                        done_add(k)
+                        intents.pop(k, None)
+                        if failed:
+                            failed.pop(k, None)
+                    else:
+                        _ = rec["tok"], rec["at"]
+                        intents[k] = (rec, n)
+                        if failed:
+                            failed.pop(k, None)
+                elif t == "failed":
+                    k, _, _ = rec["k"], rec["op"], rec["err"]
+                    if type(k) is not str:
+                        raise TypeError("k is not a string")
+                    if k not in state.done:
+                        failed[k] = rec
+                        intents.pop(k, None)
+                elif t == "run":
+                    _ = rec["job"]
+                    runs.append(rec)
+                elif t == "note":
+                    notes.append(rec)
+                elif t != "end":
+                    raise ValueError(f"unknown record type {t!r}")
+            except (ValueError, KeyError, TypeError) as exc:
+                if line is lines[-1] and not carry and offset >= size and _torn(line):
+                    state.torn_tail = True
+                    n -= 1
+                    state.records = n
+                    return _finish(state, intents, path), size - len(line) - 1
+                raise JournalCorrupt(f"{path}:{n}: {_why(exc)}; refusing to guess") from exc
+    state.records = n
+    state.torn_tail = bool(carry)
+    return _finish(state, intents, path), offset - len(carry)
+
+
+def _torn(line: bytes) -> bool:
+    """Return whether a last line with a newline is torn: not even a JSON object."""
+    try:
+        return not isinstance(orjson.loads(line), dict)
+    except orjson.JSONDecodeError:
+        return True
+
+
+def _why(exc: Exception) -> str:
+    """Describe what is wrong with a damaged line."""
+    if isinstance(exc, orjson.JSONDecodeError):
+        return "not valid JSON"
+    if isinstance(exc, KeyError):
+        return f"record lacks field {exc}"
+    return f"bad record ({exc})"
+
+
+def _finish(
+    state: JournalState, intents: dict[str, tuple[dict[str, Any], int]], path: str
+) -> JournalState:
+    """Turn the intents still open into ``IntentRecord`` values, once, at the end."""
+    done = state.done
+    for key, (rec, line) in intents.items():
+        if key in done:
+            continue
+        op, tok, at = rec["op"], rec["tok"], rec["at"]
+        if not (type(op) is str and (tok is None or type(tok) is str) and type(at) in (int, float)):
+            raise JournalCorrupt(f"{path}:{line}: bad intent record; refusing to guess")
+        state.in_doubt[key] = IntentRecord(key=key, op=op, token=tok, at=float(at), line=line)
+    return state
+
+
+def _holder(fd: int) -> str:
+    """Describe the run holding the lock, from the last ``run`` record if it is still alive."""
+    with contextlib.suppress(OSError, ValueError):
+        size = os.fstat(fd).st_size
+        if size:
+            with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as mm:
+                start = mm.rfind(b'{"t":"run"')
+                if start >= 0 and mm.rfind(b'{"t":"end"') < start:
+                    end = mm.find(b"\n", start)
+                    pid = orjson.loads(mm[start : end if end >= 0 else size])["pid"]
+                    os.kill(pid, 0)  # ProcessLookupError: that run is gone
+                    return f"pid {pid}"
+    return "pid unknown"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` and fsync: blocking, so run it in a worker thread."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:  # pragma: no cover - regular files never do this
+            raise OSError(f"write returned {written}")
+        view = view[written:]
+    os.fsync(fd)
+
+
+class Journal:
+    """
+    An open journal, locked for one run; use as an async context manager.
+
+    Build it with :meth:`open`; every method runs in one event loop. ``state`` is what the
+    journal said when it was opened; later appends do not change it.
+    """
+
+    def __init__(self, path: str, fd: int, state: JournalState, run: dict[str, Any]) -> None:
+        self.path = path
+        self.state = state
+        self.run = run
+        self.fsyncs = 1  # the run record
+        self._fd = fd
+        self._buf: list[bytes] = []
+        self._buffered = 0
+        self._seq = 0  # records appended so far
+        self._synced = 0  # records durable so far
+        self._flushing = False
+        self._flush_done: anyio.Event | None = None
+        self._error: OSError | None = None
+        self._closing = False  # no more appends
+        self._released = False  # the fd is closed
+
+    @classmethod
+    async def open(
+        cls, path: str | os.PathLike[str], *, job_digest: str, job_path: str | None = None
+    ) -> Journal:
+        """
+        Open (creating with mode 0600) and lock a journal, replay it, and record this run.
+
+        Raises:
+            JournalLocked: another run holds it.
+            JournalCorrupt: a line other than the last is damaged.
+            JournalWriteError: it cannot be created, repaired or written.
+        """
+        opener = partial(cls._open_sync, os.fspath(path), job_digest, job_path)
+        return await anyio.to_thread.run_sync(opener)
+
+    @classmethod
+    def _open_sync(cls, path: str, job_digest: str, job_path: str | None) -> Journal:
+        """Do :meth:`open`'s blocking work, in a worker thread."""
+        flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC
+        try:
+            try:
+                fd, created = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o600), True
+            except FileExistsError:
+                fd, created = os.open(path, flags), False
+        except OSError as exc:
+            raise JournalWriteError(f"cannot open journal {path}: {exc.strerror}") from exc
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise JournalLocked(
+                    f"journal {path} is in use by another run ({_holder(fd)})"
+                ) from None
+            state, end = _replay(fd, path)
+            run: dict[str, Any] = {"t": "run", "job": job_digest, "job_path": job_path}
+            run |= {"pid": os.getpid(), "at": time.time(), "version": version("turkbatch")}
+            try:
+                if created:  # make the new directory entry durable too
+                    dfd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY)
+                    try:
+                        os.fsync(dfd)
+                    finally:
+                        os.close(dfd)
+                if state.torn_tail:  # so the next record starts on a line of its own
+                    os.ftruncate(fd, end)
+                _write_all(fd, _DUMP(run))
+            except OSError as exc:
+                raise JournalWriteError(f"cannot write journal {path}: {exc.strerror}") from exc
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(path, fd, state, run)
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> JournalState:
+        """
+        Replay a journal read-only, without locking it or repairing a torn tail.
+
+        Raises:
+            JournalError: it cannot be read.
+            JournalCorrupt: a line other than the last is damaged.
+        """
+        name = os.fspath(path)
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise JournalError(f"cannot read journal {name}: {exc.strerror}") from exc
+        try:
+            return _replay(fd, name)[0]
+        finally:
+            os.close(fd)
+
+    async def intent(self, key: str, *, op: str, token: str | None) -> None:
+        """
+        Record that ``key`` is about to be sent; return once that is durable.
+
+        Raises:
+            JournalWriteError: the journal could not be written (now or earlier).
+        """
+        rec = {"t": "intent", "k": key, "op": op, "tok": token, "at": time.time()}
+        await self._sync(self._append(rec))
+
+    async def done(
+        self,
+        key: str,
+        *,
+        op: str,
+        result: Mapping[str, Any] | None = None,
+        request_id: str | None = None,
+        already: bool = False,
+        reconciled: bool = False,
+    ) -> None:
+        """Record that ``key`` is done; durable with the next flush."""
+        rec: dict[str, Any] = {"t": "done", "k": key, "op": op, "at": time.time()}
+        if result:
+            rec["res"] = result if isinstance(result, dict) else dict(result)
+        if request_id:
+            rec["rid"] = request_id
+        if already:
+            rec["already"] = True
+        if reconciled:
+            rec["reconciled"] = True
+        await self._outcome(rec)
+
+    async def failed(self, key: str, *, op: str, error: Mapping[str, Any]) -> None:
+        """Record that ``key`` failed with ``error``; durable with the next flush."""
+        err = error if isinstance(error, dict) else dict(error)
+        await self._outcome({"t": "failed", "k": key, "op": op, "err": err, "at": time.time()})
+
+    async def note(self, record: Mapping[str, Any]) -> None:
+        """
+        Record anything else (``t`` is set to ``note``); durable with the next flush.
+
+        Raises:
+            ValueError: ``record`` has its own ``t``.
+        """
+        if "t" in record:
+            raise ValueError("a note's record type is 'note'; leave 't' out")
+        await self._outcome({"t": "note", "at": time.time(), **record})
+
+    async def flush(self) -> None:
+        """Write and fsync everything buffered."""
+        await self._sync(self._seq)
+
+    async def close(self, grace: float = CLOSE_GRACE) -> None:
+        """
+        Flush, record a clean end, release the lock and close; safe under cancellation.
+
+        Raises:
+            JournalWriteError: buffered records could not be made durable.
+        """
+        if self._closing:
+            return
+        try:
+            with anyio.move_on_after(grace, shield=True):
+                if self._error is None:
+                    self._append({"t": "end", "pid": os.getpid(), "at": time.time()})
+                self._closing = True
+                await self._sync(self._seq)
+        finally:
+            self._closing = True
+            with anyio.CancelScope(shield=True):
+                while self._flushing and self._flush_done:  # never close the fd under a write
+                    await self._flush_done.wait()
+            self._released = True
+            with contextlib.suppress(OSError):
+                os.close(self._fd)  # drops the lock
+        if self._synced < self._seq:
+            lost = self._seq - self._synced
+            raise JournalWriteError(f"journal {self.path}: {lost} records were not written")
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.close()
+        except JournalError:
+            if exc is None:
+                raise  # otherwise the error already on its way out says more
+
+    def _check(self, *, appending: bool) -> None:
+        """Refuse to go on with a poisoned journal, or a closed one."""
+        if self._error is not None:
+            raise JournalWriteError(
+                f"cannot write journal {self.path}: {self._error.strerror or self._error}"
+            ) from self._error
+        if self._released or (appending and self._closing):
+            raise JournalError(f"journal {self.path} is closed")
+
+    def _append(self, rec: dict[str, Any]) -> int:
+        """Serialize ``rec`` into the buffer; return its sequence number."""
+        self._check(appending=True)
+        line = _DUMP(rec)  # before buffering: an unserializable record fails alone
+        self._buf.append(line)
+        self._buffered += len(line)
+        self._seq += 1
+        return self._seq
+
+    async def _outcome(self, rec: dict[str, Any]) -> None:
+        """Buffer an outcome; flush only when the buffer has grown large."""
+        seq = self._append(rec)
+        if self._buffered >= FLUSH_BYTES:
+            await self._sync(seq)
+
+    async def _sync(self, seq: int) -> None:
+        """Return once record ``seq`` is durable, leading a group commit if nobody is."""
+        while self._synced < seq:
+            self._check(appending=False)
+            if self._flushing:
+                assert self._flush_done is not None
+                await self._flush_done.wait()
+            else:
+                await self._flush_batch()
+
+    async def _flush_batch(self) -> None:
+        """Write and fsync everything buffered, as one batch, then wake its waiters."""
+        self._flushing = True
+        self._flush_done = finished = anyio.Event()
+        try:
+            await anyio.lowlevel.checkpoint()  # let callers ready in this loop turn join in
+            data, upto = b"".join(self._buf), self._seq
+            self._buf.clear()
+            self._buffered = 0
+            with anyio.CancelScope(shield=True):  # a batch taken is a batch accounted for
+                try:
+                    await anyio.to_thread.run_sync(_write_all, self._fd, data)
+                except OSError as exc:
+                    self._error = exc
+                    self._check(appending=False)
+            self.fsyncs += 1
+            self._synced = upto
+        finally:
+            self._flushing = False
+            finished.set()

@@ -1,0 +1,481 @@
+"""
+Validate MTurk request parameters against botocore's service model, fast.
+
+One validator per operation is compiled on first use from the input shape in botocore's
+MTurk 2017-01-17 model (a tree of small closures, cached), then applied to plain dicts.
+Besides what the model declares (required and unknown members, types, lengths, patterns,
+enums, numeric bounds, list sizes), it applies MTurk's server-side rules that botocore's
+model does not carry:
+
+- NotifyWorkers: at most 100 ``WorkerIds``, ``Subject`` ≤ 200, ``MessageText`` ≤ 4096;
+- SendBonus: ``BonusAmount`` must be greater than zero;
+- Approve/RejectAssignment: ``RequesterFeedback`` ≤ 1024, no ASCII control characters
+  0-8, 11, 12, 14-31;
+- every string member whose name ends in ``Id`` is at most 64 characters.
+
+Both the simulator (which answers like the service) and the job validator use this module.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, TypedDict
+
+import botocore.loaders
+import botocore.model
+
+__all__ = ["Violation", "format_path", "input_members", "operations", "validate", "validator"]
+
+API_VERSION: Final = "2017-01-17"
+ID_MAX_LENGTH: Final = 64
+
+Path = tuple[str | int, ...]
+_Check = Callable[[Any, Path, list["Violation"]], None]
+
+_FORBIDDEN_TEXT: Final = "ASCII control characters 0-8, 11, 12, 14-31"
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# BonusAmount already matches ^[0-9]+(\.)?[0-9]{0,2}$, so it is positive iff a digit is not 0.
+_NONZERO = re.compile("[1-9]")
+_MISSING: Final = object()
+
+
+class _Rules(TypedDict, total=False):
+    """MTurk's server-side rules for one member, beyond botocore's model."""
+
+    max: int
+    max_items: int
+    positive: bool
+    forbidden: bool
+
+
+_FEEDBACK: Final[_Rules] = {"max": 1024, "forbidden": True}
+_EXTRA: Final[Mapping[tuple[str, str], _Rules]] = {
+    ("NotifyWorkers", "WorkerIds"): {"max_items": 100},
+    ("NotifyWorkers", "Subject"): {"max": 200},
+    ("NotifyWorkers", "MessageText"): {"max": 4096},
+    ("SendBonus", "BonusAmount"): {"positive": True},
+    ("ApproveAssignment", "RequesterFeedback"): _FEEDBACK,
+    ("RejectAssignment", "RequesterFeedback"): _FEEDBACK,
+}
+_HINTS: Final[Mapping[str, str]] = {r"^[0-9]+(\.)?[0-9]{0,2}$": " (at most 2 decimals)"}
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """
+    One broken rule in a request.
+
+    Args:
+        path: where, from the top of the request: ``("WorkerIds", 3)``.
+        value: the offending value; ``None`` when the member is missing.
+        rule: ``required``, ``unknown``, ``type``, ``min_length``, ``max_length``,
+            ``pattern``, ``enum``, ``min``, ``max``, ``min_items``, ``max_items``,
+            ``forbidden_chars`` or ``positive``.
+        limit: the pattern, bound, enum values, expected type name, or (for
+            ``unknown``) the member names allowed at that level.
+    """
+
+    path: Path
+    value: object
+    rule: str
+    limit: object = None
+
+    def describe(self) -> str:
+        """Return the violation as one line of human text naming the member."""
+        return _DESCRIBE[self.rule](self, format_path(self.path))
+
+
+def format_path(path: Path) -> str:
+    """Return ``("A", 0, "B")`` as ``A[0].B``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _show(value: object) -> str:
+    """Return a short, printable rendering of an offending value."""
+    if isinstance(value, str):
+        short = value if len(value) <= 40 else value[:37] + "..."
+        return f"'{short}'" if short.isprintable() else repr(short)
+    return "null" if value is None else repr(value)
+
+
+def _kind(value: object) -> str:
+    """Return the JSON name of a value's type."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        return "object"
+    return "list" if isinstance(value, list) else type(value).__name__
+
+
+def _size(value: object) -> int:
+    return len(value) if isinstance(value, str | list | dict) else 0
+
+
+def _listed(values: object) -> str:
+    return ", ".join(map(str, values)) if isinstance(values, tuple | list) else str(values)
+
+
+def _forbidden(v: Violation, where: str) -> str:
+    match = _FORBIDDEN.search(str(v.value))
+    at = f" U+{ord(match.group()):04X} at offset {match.start()}" if match else ""
+    return f"{where} contains a forbidden character{at} (no {v.limit})"
+
+
+_DESCRIBE: Final[Mapping[str, Callable[[Violation, str], str]]] = {
+    "required": lambda v, w: f"{w} is required",
+    "unknown": lambda v, w: f"{w} is not a known parameter",
+    "type": lambda v, w: f"{w} must be a {v.limit}, not {_kind(v.value)} {_show(v.value)}",
+    "min_length": lambda v, w: f"{w} {_show(v.value)} is too short (at least {v.limit} chars)",
+    "max_length": lambda v, w: f"{w} has {_size(v.value)} characters; at most {v.limit}",
+    "pattern": lambda v, w: (
+        f"{w} {_show(v.value)} does not match {v.limit}{_HINTS.get(str(v.limit), '')}"
+    ),
+    "enum": lambda v, w: f"{w} {_show(v.value)} is not one of {_listed(v.limit)}",
+    "min": lambda v, w: f"{w} {v.value!r} is less than the minimum {v.limit}",
+    "max": lambda v, w: f"{w} {v.value!r} is more than the maximum {v.limit}",
+    "min_items": lambda v, w: f"{w} has {_size(v.value)} items; at least {v.limit}",
+    "max_items": lambda v, w: f"{w} has {_size(v.value)} items; at most {v.limit} per call",
+    "forbidden_chars": _forbidden,
+    "positive": lambda v, w: f"{w} {_show(v.value)} must be greater than 0",
+}
+
+
+# --- compiling ------------------------------------------------------------------------
+
+
+def _anchored(pattern: str) -> re.Pattern[str]:
+    """Compile a model pattern; a final ``$`` must not accept a trailing newline as re's does."""
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
+
+
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """Every rule on one string member, from the model and MTurk's extras."""
+
+    lo: int | None
+    hi: int | None
+    pattern: str | None
+    enum: tuple[str, ...]
+    positive: bool
+    forbidden: bool
+
+    @classmethod
+    def of(cls, shape: Any, extra: _Rules) -> _Text:
+        meta = shape.metadata
+        hi: int | None = meta.get("max")
+        if "max" in extra:
+            hi = min(extra["max"], hi) if hi is not None else extra["max"]
+        enum = tuple(getattr(shape, "enum", None) or ())
+        positive, forbidden = extra.get("positive", False), extra.get("forbidden", False)
+        return cls(meta.get("min"), hi, meta.get("pattern"), enum, positive, forbidden)
+
+
+_Fast = tuple[int, int, Callable[[str], object] | None]
+_SLOW: Final[_Fast] = (1, 0, None)  # no string is short enough: always the full check
+
+
+def _accept(rules: _Text) -> _Fast:
+    """
+    Return ``(lo, hi, match)``: a string is valid iff ``lo <= len(s) <= hi`` and
+    ``match`` is ``None`` or truthy for it.
+
+    The other rules are fused into one regex, so a valid string costs one ``match``; only
+    a string that fails goes through :func:`_string`'s rule-by-rule check to say why.
+    """
+    lo, hi = rules.lo or 0, sys.maxsize if rules.hi is None else rules.hi
+    if rules.enum:
+        other = rules.pattern or rules.positive or rules.forbidden
+        return _SLOW if other else (lo, hi, frozenset(rules.enum).__contains__)
+    parts = []
+    if rules.forbidden:
+        parts.append(f"(?![\\s\\S]*{_FORBIDDEN.pattern})")
+    if rules.positive:
+        # Only ever paired with BonusAmount's digits-and-a-dot pattern: past leading zeros
+        # and the dot, the next character must be a nonzero digit.
+        parts.append(f"(?=[0.]*{_NONZERO.pattern})")
+    if rules.pattern:
+        pattern = _anchored(rules.pattern).pattern
+        simple = pattern.startswith("^") and "|" not in pattern
+        parts.append(pattern if simple else f"(?=[\\s\\S]*?(?:{pattern}))")
+    return lo, hi, re.compile("".join(parts)).match if parts else None
+
+
+def _string(rules: _Text) -> _Check:
+    lo, hi, pattern, enum, positive, forbidden = (
+        rules.lo, rules.hi, rules.pattern, rules.enum, rules.positive, rules.forbidden
+    )  # fmt: skip
+    rx = _anchored(pattern).search if pattern else None
+    allowed = frozenset(enum)
+
+    def check(v: Any, path: Path, out: list[Violation]) -> None:
+        if not isinstance(v, str):
+            out.append(Violation(path, v, "type", "string"))
+            return
+        n = len(v)
+        if lo is not None and n < lo:
+            out.append(Violation(path, v, "min_length", lo))
+        if hi is not None and n > hi:
+            out.append(Violation(path, v, "max_length", hi))
+        if rx is not None and rx(v) is None:
+            out.append(Violation(path, v, "pattern", pattern))
+        elif positive and _NONZERO.search(v) is None:
+            out.append(Violation(path, v, "positive", 0))
+        if allowed and v not in allowed:
+            out.append(Violation(path, v, "enum", enum))
+        if forbidden and _FORBIDDEN.search(v) is not None:
+            out.append(Violation(path, v, "forbidden_chars", _FORBIDDEN_TEXT))
+
+    return check
+
+
+def _number(shape: Any, integral: bool) -> _Check:
+    lo, hi = shape.metadata.get("min"), shape.metadata.get("max")
+    kinds: tuple[type, ...] = (int,) if integral else (int, float)
+    name = "integer" if integral else "number"
+
+    def check(v: Any, path: Path, out: list[Violation]) -> None:
+        if v is True or v is False or not isinstance(v, kinds):
+            out.append(Violation(path, v, "type", name))
+            return
+        if lo is not None and v < lo:
+            out.append(Violation(path, v, "min", lo))
+        if hi is not None and v > hi:
+            out.append(Violation(path, v, "max", hi))
+
+    return check
+
+
+def _boolean(v: Any, path: Path, out: list[Violation]) -> None:
+    if v is not True and v is not False:
+        out.append(Violation(path, v, "type", "boolean"))
+
+
+def _timestamp(v: Any, path: Path, out: list[Violation]) -> None:
+    if isinstance(v, datetime) or (isinstance(v, int | float) and not isinstance(v, bool)):
+        return
+    if isinstance(v, str):
+        try:
+            datetime.fromisoformat(v)
+        except ValueError:
+            pass
+        else:
+            return
+    out.append(Violation(path, v, "type", "timestamp (epoch seconds or ISO-8601)"))
+
+
+def _list(shape: Any, extra: _Rules, unknown: bool) -> _Check:
+    member = _compile(shape.member, {}, unknown)
+    lo: int | None = shape.metadata.get("min")
+    hi: int | None = extra.get("max_items", shape.metadata.get("max"))
+
+    def check(v: Any, path: Path, out: list[Violation]) -> None:
+        if not isinstance(v, list):
+            out.append(Violation(path, v, "type", "list"))
+            return
+        if lo is not None and len(v) < lo:
+            out.append(Violation(path, v, "min_items", lo))
+        if hi is not None and len(v) > hi:
+            out.append(Violation(path, v, "max_items", hi))
+        for i, item in enumerate(v):
+            member(item, (*path, i), out)
+
+    return check
+
+
+def _map(shape: Any, unknown: bool) -> _Check:
+    key, value = _compile(shape.key, {}, unknown), _compile(shape.value, {}, unknown)
+
+    def check(v: Any, path: Path, out: list[Violation]) -> None:
+        if not isinstance(v, dict):
+            out.append(Violation(path, v, "type", "object"))
+            return
+        for k, item in v.items():
+            key(k, (*path, k), out)
+            value(item, (*path, k), out)
+
+    return check
+
+
+def _structure(shape: Any, unknown: bool, operation: str | None = None) -> _Check:
+    required = set(shape.required_members)
+    members: list[tuple[str, tuple[str], _Check, bool]] = []
+    table: dict[str, tuple[int, int, Callable[[str], object] | None, int, _Check]] = {}
+    for name, sub in shape.members.items():
+        extra = _Rules(**_EXTRA.get((operation or "", name), {}))
+        if name.endswith("Id") and sub.type_name == "string":
+            extra["max"] = min(extra.get("max", ID_MAX_LENGTH), ID_MAX_LENGTH)
+        lo, hi, fast = _accept(_Text.of(sub, extra)) if sub.type_name == "string" else _SLOW
+        sub_check = _compile(sub, extra, unknown)
+        members.append((name, (name,), sub_check, name in required))
+        table[name] = (lo, hi, fast, name in required, sub_check)
+    listed = tuple(table)
+    n_required = len(required)
+
+    def ordered(v: dict[str, Any], path: Path, out: list[Violation]) -> None:
+        """Check every member in model order, saying what is wrong."""
+        for name, own, sub, req in members:
+            x = v.get(name, _MISSING)
+            if x is not _MISSING:
+                sub(x, path + own if path else own, out)
+            elif req:
+                out.append(Violation(path + own, None, "required"))
+        if unknown:
+            out.extend(Violation((*path, k), v[k], "unknown", listed) for k in v if k not in table)
+
+    def check(v: Any, path: Path, out: list[Violation]) -> None:
+        if not isinstance(v, dict):
+            out.append(Violation(path, v, "type", "object"))
+            return
+        # Fast pass over the members present: most requests are valid, and need no order.
+        found = 0
+        for k, x in v.items():
+            spec = table.get(k)
+            if spec is None:
+                if unknown:
+                    break
+                continue
+            lo, hi, fast, req, sub = spec
+            if x.__class__ is str and lo <= len(x) <= hi and (fast is None or fast(x)):
+                found += req
+            elif fast is not None or _scratch(sub, x):
+                break
+            else:
+                found += req
+        else:
+            if found == n_required:
+                return
+        ordered(v, path, out)
+
+    return check
+
+
+def _scratch(check: _Check, value: object) -> list[Violation]:
+    out: list[Violation] = []
+    check(value, (), out)
+    return out
+
+
+def _compile(shape: Any, extra: _Rules, unknown: bool) -> _Check:
+    """Return the validator for one shape, with member-level ``extra`` rules applied."""
+    kind = shape.type_name
+    if kind == "string":
+        return _string(_Text.of(shape, extra))
+    if kind in ("integer", "long", "double", "float"):
+        return _number(shape, integral=kind in ("integer", "long"))
+    if kind == "boolean":
+        return _boolean
+    if kind == "timestamp":
+        return _timestamp
+    if kind == "list":
+        return _list(shape, extra, unknown)
+    if kind == "map":
+        return _map(shape, unknown)
+    if kind == "structure":
+        return _structure(shape, unknown)
+    raise NotImplementedError(f"shape type {kind!r} ({shape.name}) is not supported")
+
+
+# --- the model --------------------------------------------------------------------------
+
+_model: botocore.model.ServiceModel | None = None
+_compiled: dict[tuple[str, bool], _Check] = {}
+
+
+def _service() -> Any:
+    """Load botocore's MTurk model once."""
+    global _model
+    if _model is None:
+        data = botocore.loaders.create_loader().load_service_model(
+            "mturk", "service-2", api_version=API_VERSION
+        )
+        _model = botocore.model.ServiceModel(data, service_name="mturk")
+    return _model
+
+
+def operations() -> tuple[str, ...]:
+    """Return the names of MTurk's 39 operations, sorted."""
+    return tuple(sorted(_service().operation_names))
+
+
+def input_members(operation: str) -> tuple[str, ...]:
+    """
+    Return the request parameter names of ``operation`` in model order.
+
+    Raises:
+        KeyError: ``operation`` is not an MTurk operation.
+    """
+    shape = _input_shape(operation)
+    return tuple(shape.members) if shape is not None else ()
+
+
+def _input_shape(operation: str) -> Any:
+    if operation not in _service().operation_names:
+        raise KeyError(operation)
+    return _service().operation_model(operation).input_shape
+
+
+def validator(
+    operation: str, *, unknown: bool = True
+) -> Callable[[dict[str, Any]], list[Violation]]:
+    """
+    Return :func:`validate` bound to one operation, for hot loops over plain dicts.
+
+    Raises:
+        KeyError: ``operation`` is not an MTurk operation.
+    """
+    check = _checker(operation, unknown)
+
+    def run(params: dict[str, Any]) -> list[Violation]:
+        out: list[Violation] = []
+        check(params, (), out)
+        return out
+
+    return run
+
+
+def _checker(operation: str, unknown: bool) -> _Check:
+    check = _compiled.get((operation, unknown))
+    if check is None:
+        shape = _input_shape(operation)
+        if shape is None:  # pragma: no cover - every MTurk operation has an input shape
+            raise KeyError(operation)
+        check = _compiled[(operation, unknown)] = _structure(shape, unknown, operation)
+    return check
+
+
+def validate(operation: str, params: Mapping[str, Any], *, unknown: bool = True) -> list[Violation]:
+    """
+    Return every rule ``params`` break as a request to ``operation`` (empty when valid).
+
+    Args:
+        operation: a 2017-01-17 operation name such as ``SendBonus``.
+        params: the request parameters, as they would be sent.
+        unknown: report members the model does not know (AWS ignores them on the wire,
+            so the simulator passes ``False``).
+
+    Returns:
+        The violations in model member order, nested members depth-first; unknown
+        members last.
+
+    Raises:
+        KeyError: ``operation`` is not an MTurk operation.
+    """
+    check = _compiled.get((operation, unknown)) or _checker(operation, unknown)
+    out: list[Violation] = []
+    check(params if isinstance(params, dict) else dict(params), (), out)
+    return out

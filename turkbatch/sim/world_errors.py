@@ -1,0 +1,269 @@
+"""
+Every MTurk error the simulated world raises, with its text and TurkErrorCode.
+
+Texts tagged [R] are real MTurk output (see ``mturk-facts.md``) and are used verbatim;
+texts tagged [I] are the simulator's plausible choices where no real text is known.
+The server appends `` (<epoch-ms>)`` to every RequestError message; the world never does.
+
+Unknown assignment, strict [R]; also SendBonus naming another worker's assignment [I]
+    ``Assignment <id> does not exist.`` · RequestError / AssignmentDoesNotExist
+Unknown HIT, strict [R]
+    ``Hit <id> does not exist.`` · RequestError / HITDoesNotExist
+Unknown HIT type, strict [I]
+    ``HITType <id> does not exist.`` · RequestError / HITTypeDoesNotExist
+Unknown (strict) or deleted (any mode) qualification type [I]
+    ``QualificationType <id> does not exist.`` · RequestError / QualificationTypeDoesNotExist
+Worker lacks the qualification (GetQualificationScore, Disassociate...) [R]
+    ``You requested a Qualification that does not exist.`` ·
+    RequestError / QualificationDoesNotExist
+Qualification revoked (GetQualificationScore, Disassociate...) [R]
+    ``This operation can be called with a status of: Granted`` ·
+    RequestError / InvalidQualificationState
+Unknown qualification request, strict [I]
+    ``QualificationRequest <id> does not exist.`` ·
+    RequestError / QualificationRequestDoesNotExist
+Qualification request already accepted or rejected [I]
+    ``This operation can be called with a status of: Pending`` ·
+    RequestError / InvalidQualificationRequestState
+Approve/Reject an assignment that is not Submitted [R]
+    ``This operation can be called with a status of: Submitted`` ·
+    RequestError / InvalidAssignmentState
+Override a rejection more than 30 days after submission [I]
+    ``Assignment <id> was submitted more than 30 days ago; its rejection can no longer be
+    overridden.`` · RequestError / InvalidAssignmentState
+Override a rejection on a deleted HIT [I]
+    ``Hit <id> has been deleted; its rejected assignments can no longer be approved.`` ·
+    RequestError / InvalidAssignmentState
+Unknown worker in SendBonus, CreateWorkerBlock, AssociateQualificationWithWorker, strict [R]
+    ``The value "<id>" is not valid for the parameter WorkerId.`` · ParameterValidationError
+Unknown worker in DeleteWorkerBlock, strict (text from the model's documentation)
+    ``WorkerId is invalid.`` · RequestError / InvalidParameterValue
+NextToken not issued by this world, for another listing, or from before reset() [I]
+    ``The value "<token>" is not valid for the parameter NextToken.`` ·
+    ParameterValidationError
+Insufficient funds (SendBonus, CreateHIT*, CreateAdditionalAssignmentsForHIT) [R]
+    ``This Requester has insufficient funds in their account ... Prepaid HITs.`` ·
+    RequestError / InsufficientFunds
+Token reused within 24 h: SendBonus, CreateAdditionalAssignmentsForHIT, and the implicit
+token of UpdateExpirationForHIT [R text, I code]
+    ``The idempotency token "<token>" has already been processed.`` ·
+    RequestError / DuplicateRequest
+Token reused within 24 h: CreateHIT, CreateHITWithHITType [R]
+    ``The HIT with ID "<id>" already exists.`` · RequestError / HitAlreadyExists
+Duplicate qualification type name [R]
+    ``You have already created a QualificationType with this name. ...`` ·
+    RequestError / QualificationTypeAlreadyExists
+A HIT operation in the wrong HIT state (DeleteHIT, UpdateHITReviewStatus, ...) [I; the
+fragment "currently in the state 'Disposed'" is R]
+    ``This HIT is currently in the state '<status>'. This operation can be called with a
+    status of: <allowed>`` · RequestError / InvalidHITState
+DeleteHIT while submitted work is unreviewed [I]
+    ``Hit <id> has submitted assignments that have not been approved or rejected.`` ·
+    RequestError / InvalidHITState
+Extending a HIT from fewer than 10 to 10 or more assignments [I text, C code]
+    ``HITs created with fewer than 10 assignments cannot be extended to have 10 or more
+    assignments.`` · RequestError / InvalidMaximumAssignmentsIncrease
+Granting or changing a system qualification type [I]
+    ``You do not own the QualificationType <id>.`` · RequestError / PermissionDenied
+Other parameter combinations MTurk refuses [I]
+    per case (see the callers of :func:`invalid_parameter`) · RequestError /
+    InvalidParameterValue
+
+Every TurkErrorCode above is spelled ``AWS.MechanicalTurk.<name>``; :data:`TURK_ERROR_CODES`
+lists them all, for the client's classification test.
+"""
+
+from __future__ import annotations
+
+from turkbatch.sim.apierror import ApiError, parameter_error, request_error
+
+_P = "AWS.MechanicalTurk."
+ASSIGNMENT_DOES_NOT_EXIST = _P + "AssignmentDoesNotExist"
+HIT_DOES_NOT_EXIST = _P + "HITDoesNotExist"
+HIT_TYPE_DOES_NOT_EXIST = _P + "HITTypeDoesNotExist"
+QUALIFICATION_TYPE_DOES_NOT_EXIST = _P + "QualificationTypeDoesNotExist"
+QUALIFICATION_DOES_NOT_EXIST = _P + "QualificationDoesNotExist"
+QUALIFICATION_REQUEST_DOES_NOT_EXIST = _P + "QualificationRequestDoesNotExist"
+INVALID_ASSIGNMENT_STATE = _P + "InvalidAssignmentState"
+INVALID_QUALIFICATION_STATE = _P + "InvalidQualificationState"
+INVALID_QUALIFICATION_REQUEST_STATE = _P + "InvalidQualificationRequestState"
+INVALID_HIT_STATE = _P + "InvalidHITState"
+INSUFFICIENT_FUNDS = _P + "InsufficientFunds"
+DUPLICATE_REQUEST = _P + "DuplicateRequest"
+HIT_ALREADY_EXISTS = _P + "HitAlreadyExists"
+QUALIFICATION_TYPE_ALREADY_EXISTS = _P + "QualificationTypeAlreadyExists"
+INVALID_MAXIMUM_ASSIGNMENTS_INCREASE = _P + "InvalidMaximumAssignmentsIncrease"
+PERMISSION_DENIED = _P + "PermissionDenied"
+INVALID_PARAMETER_VALUE = _P + "InvalidParameterValue"
+
+TURK_ERROR_CODES: frozenset[str] = frozenset(
+    {
+        ASSIGNMENT_DOES_NOT_EXIST,
+        HIT_DOES_NOT_EXIST,
+        HIT_TYPE_DOES_NOT_EXIST,
+        QUALIFICATION_TYPE_DOES_NOT_EXIST,
+        QUALIFICATION_DOES_NOT_EXIST,
+        QUALIFICATION_REQUEST_DOES_NOT_EXIST,
+        INVALID_ASSIGNMENT_STATE,
+        INVALID_QUALIFICATION_STATE,
+        INVALID_QUALIFICATION_REQUEST_STATE,
+        INVALID_HIT_STATE,
+        INSUFFICIENT_FUNDS,
+        DUPLICATE_REQUEST,
+        HIT_ALREADY_EXISTS,
+        QUALIFICATION_TYPE_ALREADY_EXISTS,
+        INVALID_MAXIMUM_ASSIGNMENTS_INCREASE,
+        PERMISSION_DENIED,
+        INVALID_PARAMETER_VALUE,
+    }
+)
+"""Every ``TurkErrorCode`` the world can put in a RequestError."""
+
+ERROR_TYPES: frozenset[str] = frozenset({"RequestError", "ParameterValidationError"})
+"""Every ``__type`` the world itself raises (the server adds its own)."""
+
+HARD_FAILURE_MESSAGE = "Cannot send a notification to a worker who has not done any work for you."
+"""NotifyWorkers HardFailure text [R] (legacy API, cloudyr/MTurkR#29)."""
+
+SOFT_FAILURE_MESSAGE = "Temporary delivery failure. Please try again later."
+"""NotifyWorkers SoftFailure text [I]."""
+
+INSUFFICIENT_FUNDS_MESSAGE = (
+    "This Requester has insufficient funds in their account to complete this transaction. "
+    "Please visit https://requester.mturk.com/prepayments/new to purchase Prepaid HITs."
+)
+
+
+def assignment_not_found(assignment_id: str) -> ApiError:
+    """Return the error for an assignment that does not exist [R]."""
+    return request_error(f"Assignment {assignment_id} does not exist.", ASSIGNMENT_DOES_NOT_EXIST)
+
+
+def hit_not_found(hit_id: str) -> ApiError:
+    """Return the error for a HIT that does not exist [R]."""
+    return request_error(f"Hit {hit_id} does not exist.", HIT_DOES_NOT_EXIST)
+
+
+def hit_type_not_found(hit_type_id: str) -> ApiError:
+    """Return the error for a HIT type that does not exist [I]."""
+    return request_error(f"HITType {hit_type_id} does not exist.", HIT_TYPE_DOES_NOT_EXIST)
+
+
+def qual_type_not_found(type_id: str) -> ApiError:
+    """Return the error for a qualification type that does not exist (or was deleted) [I]."""
+    return request_error(
+        f"QualificationType {type_id} does not exist.", QUALIFICATION_TYPE_DOES_NOT_EXIST
+    )
+
+
+def qualification_not_found() -> ApiError:
+    """Return the error for a worker who lacks a qualification [R]."""
+    return request_error(
+        "You requested a Qualification that does not exist.", QUALIFICATION_DOES_NOT_EXIST
+    )
+
+
+def request_not_found(request_id: str) -> ApiError:
+    """Return the error for a qualification request that does not exist [I]."""
+    return request_error(
+        f"QualificationRequest {request_id} does not exist.", QUALIFICATION_REQUEST_DOES_NOT_EXIST
+    )
+
+
+def wrong_status(allowed: str, turk_code: str) -> ApiError:
+    """Return MTurk's "This operation can be called with a status of: ..." error [R]."""
+    return request_error(f"This operation can be called with a status of: {allowed}", turk_code)
+
+
+def hit_in_state(status: str, allowed: str) -> ApiError:
+    """Return the error for a HIT operation in the wrong HIT state [I/R]."""
+    return request_error(
+        f"This HIT is currently in the state '{status}'. "
+        f"This operation can be called with a status of: {allowed}",
+        INVALID_HIT_STATE,
+    )
+
+
+def hit_has_unreviewed_work(hit_id: str) -> ApiError:
+    """Return the error for deleting a HIT whose submitted work is not reviewed [I]."""
+    return request_error(
+        f"Hit {hit_id} has submitted assignments that have not been approved or rejected.",
+        INVALID_HIT_STATE,
+    )
+
+
+def override_too_late(assignment_id: str) -> ApiError:
+    """Return the error for overriding a rejection more than 30 days after submission [I]."""
+    return request_error(
+        f"Assignment {assignment_id} was submitted more than 30 days ago; "
+        "its rejection can no longer be overridden.",
+        INVALID_ASSIGNMENT_STATE,
+    )
+
+
+def override_hit_deleted(hit_id: str) -> ApiError:
+    """Return the error for overriding a rejection on a deleted HIT [I]."""
+    return request_error(
+        f"Hit {hit_id} has been deleted; its rejected assignments can no longer be approved.",
+        INVALID_ASSIGNMENT_STATE,
+    )
+
+
+def unknown_worker(worker_id: str) -> ApiError:
+    """Return MTurk's ParameterValidationError for a worker it does not know [R]."""
+    return parameter_error("WorkerId", worker_id)
+
+
+def worker_id_invalid() -> ApiError:
+    """Return DeleteWorkerBlock's error for an unknown worker (text from the model doc)."""
+    return request_error("WorkerId is invalid.", INVALID_PARAMETER_VALUE)
+
+
+def invalid_next_token(token: str) -> ApiError:
+    """Return the error for a NextToken this world did not issue (or no longer honours) [I]."""
+    return parameter_error("NextToken", token)
+
+
+def insufficient_funds() -> ApiError:
+    """Return the error for a payment the balance cannot cover [R]."""
+    return request_error(INSUFFICIENT_FUNDS_MESSAGE, INSUFFICIENT_FUNDS)
+
+
+def token_processed(token: str) -> ApiError:
+    """Return the error for an idempotency token seen in the last 24 hours [R text, I code]."""
+    return request_error(
+        f'The idempotency token "{token}" has already been processed.', DUPLICATE_REQUEST
+    )
+
+
+def hit_already_exists(hit_id: str) -> ApiError:
+    """Return CreateHIT's error for a token seen in the last 24 hours [R]."""
+    return request_error(f'The HIT with ID "{hit_id}" already exists.', HIT_ALREADY_EXISTS)
+
+
+def qual_type_name_taken() -> ApiError:
+    """Return the error for a second qualification type with the same name [R]."""
+    return request_error(
+        "You have already created a QualificationType with this name. A QualificationType's "
+        "name must be unique among all of the QualificationTypes created by the same user.",
+        QUALIFICATION_TYPE_ALREADY_EXISTS,
+    )
+
+
+def max_assignments_increase() -> ApiError:
+    """Return the error for extending a HIT across the 10-assignment line [I text, C code]."""
+    return request_error(
+        "HITs created with fewer than 10 assignments cannot be extended to have 10 or more "
+        "assignments.",
+        INVALID_MAXIMUM_ASSIGNMENTS_INCREASE,
+    )
+
+
+def not_owner(type_id: str) -> ApiError:
+    """Return the error for granting or changing a system qualification type [I]."""
+    return request_error(f"You do not own the QualificationType {type_id}.", PERMISSION_DENIED)
+
+
+def invalid_parameter(message: str) -> ApiError:
+    """Return a RequestError for a parameter combination MTurk refuses [I]."""
+    return request_error(message, INVALID_PARAMETER_VALUE)
