@@ -31,14 +31,21 @@ def test_world_implements_every_operation_of_the_model() -> None:
     assert len(OPERATIONS) == 39
 
 
-def _every_operation(world: World) -> dict[str, dict[str, Any]]:
-    """Call all 39 operations once with realistic parameters; return outputs by name."""
-    out: dict[str, dict[str, Any]] = {}
+class Recorder:
+    """Calls operations on one world and keeps each operation's last output."""
 
-    def run(operation: str, **params: Any) -> dict[str, Any]:
-        out[operation] = world.call(operation, params)
-        return out[operation]
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.outputs: dict[str, dict[str, Any]] = {}
 
+    def __call__(self, operation: str, **params: Any) -> dict[str, Any]:
+        """Call ``operation`` and record its output."""
+        self.outputs[operation] = self.world.call(operation, params)
+        return self.outputs[operation]
+
+
+def _money_assignments_and_workers(run: Recorder) -> None:
+    """Exercise the money, assignment and worker operations."""
     run("GetAccountBalance")
     run(
         "SendBonus",
@@ -58,6 +65,10 @@ def _every_operation(world: World) -> dict[str, dict[str, Any]]:
     run("CreateWorkerBlock", WorkerId=WORKERS[1], Reason="Spam")
     run("ListWorkerBlocks")
     run("DeleteWorkerBlock", WorkerId=WORKERS[1], Reason="Appeal accepted")
+
+
+def _qualifications(run: Recorder) -> None:
+    """Exercise the qualification type, grant and request operations."""
     qual = run(
         "CreateQualificationType",
         Name="Receipt reader",
@@ -94,6 +105,10 @@ def _every_operation(world: World) -> dict[str, dict[str, Any]]:
     run("RejectQualificationRequest", QualificationRequestId=REQUESTS[1], Reason="Too low")
     run("ListHITsForQualificationType", QualificationTypeId=QT_EXPERT)
     run("DeleteQualificationType", QualificationTypeId=qual["QualificationTypeId"])
+
+
+def _hits(run: Recorder) -> None:
+    """Exercise the HIT and notification operations."""
     hit_type = run(
         "CreateHITType",
         **{k: v for k, v in HIT_PARAMS.items() if k not in ("LifetimeInSeconds", "Question")},
@@ -157,7 +172,15 @@ def _every_operation(world: World) -> dict[str, dict[str, Any]]:
     )
     run("UpdateHITReviewStatus", HITId=new["HITId"], Revert=True)
     run("DeleteHIT", HITId=new["HITId"])
-    return out
+
+
+def _every_operation(world: World) -> dict[str, dict[str, Any]]:
+    """Call all 39 operations once with realistic parameters; return outputs by name."""
+    run = Recorder(world)
+    _money_assignments_and_workers(run)
+    _qualifications(run)
+    _hits(run)
+    return run.outputs
 
 
 def test_every_operation_answers_in_its_botocore_output_shape() -> None:
@@ -402,3 +425,22 @@ def test_constructor_options() -> None:
     assert World(clock=Clock()).balance == "10000.00"
     with pytest.raises(ValueError, match="balance"):
         World(clock=Clock(), balance="lots")
+
+
+def test_tokens_follow_the_shared_clock_after_reset() -> None:
+    """After reset the token memory still expires on the caller's clock."""
+    clock = Clock()
+    world = World(clock=clock)
+    world.reset()
+    params = {
+        "WorkerId": "A1",
+        "AssignmentId": "3A",
+        "BonusAmount": "1.00",
+        "Reason": "r",
+        "UniqueRequestToken": "tok",
+    }
+    world.call("SendBonus", dict(params))
+    assert error_of(world, "SendBonus", **params).turk_code == "AWS.MechanicalTurk.DuplicateRequest"
+    clock.advance(24 * 3600 + 1)
+    world.call("SendBonus", dict(params))
+    assert len(world.ledger()["bonuses"]) == 2

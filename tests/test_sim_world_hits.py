@@ -285,3 +285,11 @@ def test_notification_settings_check_the_destination() -> None:
     assert error.turk_code == "AWS.MechanicalTurk.InvalidParameterValue"
     email = {**sqs, "Transport": "Email", "Destination": "me@example.com"}
     assert call(world, "SendTestEventNotification", Notification=email, TestEventType="Ping") == {}
+
+
+def test_an_unrepresentable_expiry_is_a_request_error() -> None:
+    """An ExpireAt beyond any calendar is refused cleanly, not a server fault."""
+    world = World(clock=Clock())
+    hit_id = create_hit(world)["HITId"]
+    error = error_of(world, "UpdateExpirationForHIT", HITId=hit_id, ExpireAt=1e20)
+    assert error.turk_code == "AWS.MechanicalTurk.InvalidParameterValue"

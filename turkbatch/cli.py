@@ -128,6 +128,12 @@ def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="journal file (default: <job>.journal.jsonl beside the job)",
     )
     state.add_argument(
+        "--resend-expired",
+        action="store_true",
+        help="resend in-doubt CreateHIT-family calls older than MTurk's 24-hour token window "
+        "(check with ListHITs first: no listing can tell whether they happened)",
+    )
+    state.add_argument(
         "--retry-failed",
         action="store_true",
         help="send again operations an earlier run recorded as failed",
@@ -179,6 +185,7 @@ def _settings(args: argparse.Namespace) -> engine.Settings:
         concurrency=args.concurrency,
         journal=args.journal,
         retry_failed=args.retry_failed,
+        resend_expired=args.resend_expired,
         grace=args.grace,
         progress_interval=0.0 if args.quiet else args.progress,
         handle_signals=True,

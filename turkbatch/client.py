@@ -84,17 +84,10 @@ _ALREADY_BY_OP: Mapping[str, tuple[str, ...]] = {
     # The assignment was already approved or rejected: the engine confirms which.
     "ApproveAssignment": (_STATE_MESSAGE,),
     "RejectAssignment": (_STATE_MESSAGE,),
-    # A handled request drops out of the pending set.
-    "AcceptQualificationRequest": (
-        "QualificationRequestDoesNotExist",
-        "InvalidQualificationRequestState",
-        "already been",
-    ),
-    "RejectQualificationRequest": (
-        "QualificationRequestDoesNotExist",
-        "InvalidQualificationRequestState",
-        "already been",
-    ),
+    # A request already accepted or rejected is no longer Pending. (An unknown request id is
+    # "does not exist": a mistake worth failing loudly, not a success.)
+    "AcceptQualificationRequest": ("InvalidQualificationRequestState",),
+    "RejectQualificationRequest": ("InvalidQualificationRequestState",),
     # Revoking what is revoked or was never granted leaves the worker without it.
     "DisassociateQualificationFromWorker": (_STATE_MESSAGE, "QualificationDoesNotExist"),
     "DeleteHIT": ("currently in the state 'Disposed'",),

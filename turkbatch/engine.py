@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -30,9 +30,9 @@ import structlog
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from turkbatch import jobs
+from turkbatch import jobs, reconcile
 from turkbatch.backoff import DEFAULT_MAX_ATTEMPTS, Backoff
-from turkbatch.client import ClientSettings, MTurkClient
+from turkbatch.client import ClientSettings, MTurkClient, Response
 from turkbatch.errors import (
     AlreadyDone,
     OperationError,
@@ -78,6 +78,8 @@ class Settings:
         progress_interval: seconds between progress events; 0 for none.
         handle_signals: stop gracefully on SIGINT/SIGTERM (main thread only).
         backoff: the retry delay policy.
+        resend_expired: resend in-doubt CreateHIT-family calls older than the token window
+            (which no listing can check) instead of holding them back.
     """
 
     client: ClientSettings = field(default_factory=ClientSettings)
@@ -90,6 +92,7 @@ class Settings:
     progress_interval: float = 0.0
     handle_signals: bool = False
     backoff: Backoff = field(default_factory=Backoff)
+    resend_expired: bool = False
 
 
 JobSource = str | Path | Iterable[Mapping[str, Any]]
@@ -164,6 +167,15 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
         )
         stack.push_async_callback(journal.close)
         summary = Summary(journal=str(journal_path), endpoint=client_settings.url)
+        previous = journal.state.runs[-1]["job"] if journal.state.runs else None
+        summary.job_changed = previous is not None and previous != stats.digest
+        if summary.job_changed:
+            log.warning(
+                "job.changed",
+                previous=previous,
+                now=stats.digest,
+                note="unchanged lines are skipped, new lines run, removed lines are not run",
+            )
         runner = _Run(settings, client, journal, summary)
         log.info(
             "run.started",
@@ -173,7 +185,7 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
             rate=settings.rate,
             concurrency=settings.concurrency,
         )
-        await runner.run(source())
+        await runner.run(source)
     t = summary.totals()
     log.info(
         "run.finished",
@@ -204,11 +216,16 @@ class _Run:
         self._queued = 0
         self._idle: anyio.Event | None = None
         self._intake = anyio.CancelScope()
+        self.settled: set[str] = set()  # in-doubt keys found done by reconciliation
+        self.held: set[str] = set()  # in-doubt keys not to resend without --resend-expired
+        self._done_seen = 0
         self._workers = anyio.CancelScope()
 
-    async def run(self, operations: Iterator[jobs.Operation | jobs.Barrier]) -> None:
-        """Produce and work until the job is done or the run is stopped."""
+    async def run(self, source: Callable[[], Iterator[jobs.Operation | jobs.Barrier]]) -> None:
+        """Settle what is in doubt, then produce and work until done or stopped."""
         started = time.monotonic()
+        await self._settle(source)
+        operations = source()
         send, receive = anyio.create_memory_object_stream[jobs.Operation](
             max_buffer_size=self.settings.concurrency * 2
         )
@@ -226,6 +243,8 @@ class _Run:
                                 workers.start_soon(self._work, receive.clone())
                 tg.cancel_scope.cancel()
         finally:
+            if self.summary.job_changed and not self.stopping:
+                self.summary.removed = len(self.journal.state.done) - self._done_seen
             self.summary.elapsed = time.monotonic() - started
             self.summary.throttles = self.limiter.throttles
 
@@ -284,7 +303,14 @@ class _Run:
                         await self._drain()
                         continue
                     if item.key in state.done:
+                        self._done_seen += 1
                         self._finish(item, Outcome.SKIPPED)
+                        continue
+                    if item.key in self.settled:
+                        self._finish(item, Outcome.ALREADY)
+                        continue
+                    if item.key in self.held:
+                        self._finish(item, Outcome.FAILED)
                         continue
                     if item.key in state.failed and not self.settings.retry_failed:
                         self.summary.failed_earlier += 1
@@ -326,17 +352,23 @@ class _Run:
                     if self._queued == 0 and self._idle is not None:
                         self._idle.set()
 
-    async def execute(self, item: jobs.Operation) -> None:
-        """Send one operation, retrying what is transient; journal and count its outcome."""
-        token = item.token
-        if token is not None:
-            await self.journal.intent(item.key, op=item.op, token=token)
+    async def request(self, op: str, params: Mapping[str, Any]) -> Response:
+        """
+        Call MTurk through the limiter: turkbatch's one retry layer.
+
+        Throttling is retried without limit, slowing the limiter; transient errors are
+        retried with capped exponential backoff and jitter, up to ``max_attempts``.
+
+        Raises:
+            OperationError: ``AlreadyDone``, ``PermanentError``, or the last
+                ``TransientError`` once attempts are exhausted.
+        """
         attempt = 0
         while True:
             await self.limiter.acquire()
             self.summary.requests += 1
             try:
-                response = await self.client.call(item.op, item.params)
+                response = await self.client.call(op, params)
             except Throttled:
                 self.limiter.on_throttle()
                 self.summary.retries += 1
@@ -345,23 +377,31 @@ class _Run:
             except TransientError as exc:
                 attempt += 1
                 if attempt >= self.settings.max_attempts:
-                    await self._failed(item, exc)
-                    return
+                    raise
                 self.summary.retries += 1
-                log.debug(
-                    "op.retry_scheduled", key=item.key, op=item.op, attempt=attempt, error=exc.code
-                )
+                log.debug("op.retry_scheduled", op=op, attempt=attempt, error=exc.code)
                 await anyio.sleep(self.settings.backoff.delay(attempt))
                 continue
-            except AlreadyDone as exc:
+            except OperationError:
                 self.limiter.on_success()
-                await self._already(item, exc)
-                return
-            except PermanentError as exc:
-                self.limiter.on_success()
-                await self._failed(item, exc)
-                return
+                raise
             self.limiter.on_success()
+            return response
+
+    async def execute(self, item: jobs.Operation) -> None:
+        """Send one operation; journal and count its outcome."""
+        token = item.token
+        if token is not None:
+            await self.journal.intent(
+                item.key, op=item.op, token=token, params=_intent_params(item)
+            )
+        try:
+            response = await self.request(item.op, item.params)
+        except AlreadyDone as exc:
+            await self._already(item, exc)
+        except OperationError as exc:
+            await self._failed(item, exc)
+        else:
             await self.journal.done(
                 item.key,
                 op=item.op,
@@ -370,7 +410,53 @@ class _Run:
             )
             self._finish(item, Outcome.DONE)
             log.debug("op.done", key=item.key, op=item.op, request_id=response.request_id)
+
+    async def _settle(self, source: Callable[[], Iterator[jobs.Operation | jobs.Barrier]]) -> None:
+        """Decide every in-doubt item before anything is sent (see :mod:`turkbatch.reconcile`)."""
+        in_doubt = self.journal.state.in_doubt
+        if not in_doubt:
             return
+        bonuses: list[jobs.Operation] = []
+        now = time.time()
+        for item in source():
+            intent = in_doubt.get(item.key) if isinstance(item, jobs.Operation) else None
+            if intent is None or not isinstance(item, jobs.Operation):
+                continue
+            if item.op == "SendBonus":
+                bonuses.append(item)
+            elif now - intent.at >= reconcile.SAFE_AGE and not self.settings.resend_expired:
+                self.held.add(item.key)
+                log.warning(
+                    "op.in_doubt_expired",
+                    key=item.key,
+                    op=item.op,
+                    line=item.line,
+                    note="its token may have expired: check with ListHITs, then run "
+                    "again with --resend-expired to send it",
+                )
+        if bonuses:
+            accounted = reconcile.accounted_payments(
+                self.journal.path,
+                self.journal.state.done,
+                {k for k in map(reconcile.bonus_key, (b.params for b in bonuses)) if k},
+            )
+            for op in await reconcile.settle_bonuses(bonuses, accounted, self._bonus_payments):
+                await self.journal.done(op.key, op=op.op, reconciled=True)
+                self.settled.add(op.key)
+            log.info("run.reconciled", in_doubt=len(bonuses), found_paid=len(self.settled))
+
+    async def _bonus_payments(self, assignment_id: str) -> list[Mapping[str, Any]]:
+        """Every bonus payment of an assignment, robust to MTurk's trailing NextToken."""
+        payments: list[Mapping[str, Any]] = []
+        params: dict[str, Any] = {"AssignmentId": assignment_id, "MaxResults": 100}
+        while True:
+            body = (await self.request("ListBonusPayments", params)).body
+            page = body.get("BonusPayments") or []
+            payments.extend(page)
+            token = body.get("NextToken")
+            if not page or not token:
+                return payments
+            params = {**params, "NextToken": token}
 
     async def _already(self, item: jobs.Operation, exc: AlreadyDone) -> None:
         if item.op in ("ApproveAssignment", "RejectAssignment"):
@@ -396,19 +482,12 @@ class _Run:
         log.debug("op.already_done", key=item.key, op=item.op, message=exc.message)
 
     async def _assignment_status(self, assignment_id: str) -> str | None:
-        for attempt in range(1, self.settings.max_attempts + 1):
-            await self.limiter.acquire()
-            self.summary.requests += 1
-            try:
-                response = await self.client.call("GetAssignment", {"AssignmentId": assignment_id})
-            except TransientError:
-                await anyio.sleep(self.settings.backoff.delay(attempt))
-                continue
-            except OperationError:
-                return None
-            status = response.body.get("Assignment", {}).get("AssignmentStatus")
-            return str(status) if status else None
-        return None
+        try:
+            response = await self.request("GetAssignment", {"AssignmentId": assignment_id})
+        except OperationError:
+            return None
+        status = response.body.get("Assignment", {}).get("AssignmentStatus")
+        return str(status) if status else None
 
     async def _failed(self, item: jobs.Operation, exc: OperationError) -> None:
         await self.journal.failed(item.key, op=item.op, error=exc.as_dict())
@@ -430,6 +509,13 @@ class _Run:
             self.summary.bonus_total += amount
             if outcome is not Outcome.SKIPPED:
                 self.summary.bonus_paid += amount
+
+
+def _intent_params(item: jobs.Operation) -> dict[str, Any] | None:
+    """What an intent keeps of its call: a payment's identity, for reconciliation and books."""
+    if item.op != "SendBonus":
+        return None
+    return {name: item.params[name] for name in reconcile.BONUS_FIELDS if name in item.params}
 
 
 def _result_record(body: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -229,8 +229,14 @@ class _State:
             return None
 
     def bad_json(self, line: int, raw: bytes, exc: orjson.JSONDecodeError) -> None:
-        if self.utf8(line, raw):
-            self.error(line, f"invalid JSON: {exc.msg} at column {exc.colno}")
+        """Report a line orjson refused: bad UTF-8, or bad JSON with orjson's message."""
+        if not self.utf8(line, raw):
+            return
+        try:  # again without the line break, so that the column is on this line
+            orjson.loads(raw.rstrip(b"\r\n"))
+        except orjson.JSONDecodeError as again:
+            exc = again
+        self.error(line, f"invalid JSON: {exc.msg} at column {exc.colno}")
 
     def utf8(self, line: int, raw: bytes) -> bool:
         """Report and return ``False`` if ``raw`` is not UTF-8."""

@@ -4,7 +4,7 @@ The journal: an append-only JSONL file of intents and outcomes that makes a run 
 One JSON object per line, written with orjson, ``t`` (the record type) first::
 
     {"t":"run","job":DIGEST,"job_path":PATH,"pid":N,"at":EPOCH,"version":V}
-    {"t":"intent","k":KEY,"op":OP,"tok":TOKEN,"at":EPOCH}        durable before the send
+    {"t":"intent","k":KEY,"op":OP,"tok":TOKEN,"at":EPOCH[,"p":{..}]} durable before the send
     {"t":"done","k":KEY,"op":OP,"at":EPOCH[,"res":{..}][,"rid":ID][,"already":true][,"reconciled":true]}
     {"t":"failed","k":KEY,"op":OP,"err":{..},"at":EPOCH}
     {"t":"note",...,"at":EPOCH}                                   anything else worth keeping
@@ -317,14 +317,24 @@ class Journal:
         finally:
             os.close(fd)
 
-    async def intent(self, key: str, *, op: str, token: str | None) -> None:
+    async def intent(
+        self, key: str, *, op: str, token: str | None, params: Mapping[str, Any] | None = None
+    ) -> None:
         """
         Record that ``key`` is about to be sent; return once that is durable.
+
+        Args:
+            key: the operation's key.
+            op: the operation.
+            token: its UniqueRequestToken.
+            params: what to keep of the call (a payment's identity, for reconciliation).
 
         Raises:
             JournalWriteError: the journal could not be written (now or earlier).
         """
-        rec = {"t": "intent", "k": key, "op": op, "tok": token, "at": time.time()}
+        rec: dict[str, Any] = {"t": "intent", "k": key, "op": op, "tok": token, "at": time.time()}
+        if params:
+            rec["p"] = dict(params)
         await self._sync(self._append(rec))
 
     async def done(

@@ -66,6 +66,8 @@ class Summary:
     throttles: int = 0
     elapsed: float = 0.0
     interrupted: bool = False
+    job_changed: bool = False
+    removed: int = 0
     journal: str | None = None
     endpoint: str | None = None
 
@@ -120,6 +122,12 @@ class Summary:
             f"requests: {self.requests} ({rate:.1f}/s), retries: {self.retries}, "
             f"throttled: {self.throttles}, elapsed: {self.elapsed:.1f}s"
         )
+        if self.job_changed:
+            lines.append(
+                "the job file changed since the last run: unchanged lines were skipped "
+                f"and new lines run; {self.removed} operation(s) done earlier are no "
+                "longer in the job"
+            )
         if self.failed_earlier:
             lines.append(
                 f"{self.failed_earlier} failed in an earlier run and were not retried "

@@ -54,7 +54,10 @@ def update_expiration(state: State, params: Params) -> Json:
     operation = "UpdateExpirationForHIT"
     hit = state.hit(params["HITId"])
     expire_at = epoch_of(params["ExpireAt"])
-    token = f"{hit.hit_id}{java_date(expire_at)}"
+    try:
+        token = f"{hit.hit_id}{java_date(expire_at)}"
+    except (OverflowError, OSError, ValueError):
+        raise err.invalid_parameter("ExpireAt is not a representable time.") from None
     if state.tokens.seen(operation, token) is not None:
         raise err.token_processed(token)
     if hit.disposed:

@@ -36,7 +36,8 @@ def _hit_type_from(state: State, params: Params) -> HitType:
     )
 
 
-def _refuse_duplicate_hit(state: State, operation: str, params: Params) -> None:
+def _check_create(state: State, operation: str, params: Params) -> None:
+    """Refuse a CreateHIT* whose token is in use, or that has neither Question nor layout."""
     token = params.get("UniqueRequestToken")
     if token is not None:
         hit_id = state.tokens.seen(operation, token)
@@ -90,7 +91,7 @@ def _new_hit(state: State, operation: str, params: Params, hit_type: HitType) ->
 
 def create_hit(state: State, params: Params) -> Json:
     """Create a HIT from its full properties (registering their HIT type)."""
-    _refuse_duplicate_hit(state, "CreateHIT", params)
+    _check_create(state, "CreateHIT", params)
     return _new_hit(state, "CreateHIT", params, _hit_type_from(state, params))
 
 
@@ -101,7 +102,7 @@ def create_hit_type(state: State, params: Params) -> Json:
 
 def create_hit_with_hit_type(state: State, params: Params) -> Json:
     """Create a HIT of an existing HIT type."""
-    _refuse_duplicate_hit(state, "CreateHITWithHITType", params)
+    _check_create(state, "CreateHITWithHITType", params)
     hit_type = state.hit_type(params["HITTypeId"])
     return _new_hit(state, "CreateHITWithHITType", params, hit_type)
 

@@ -25,6 +25,7 @@ from turkbatch.sim.world_records import (
     Qualification,
     QualificationStatus,
     QualRequest,
+    QualType,
     RequestState,
 )
 from turkbatch.sim.world_state import Operation, Params, State
@@ -48,6 +49,29 @@ def _log(state: State, action: str, type_id: str, worker_id: str, **extra: objec
     state.log["qualification_changes"].append(entry)
 
 
+def grant(state: State, qual_type: QualType, worker_id: str, value: int | None) -> None:
+    """Grant (or re-grant, or re-score) a qualification; GrantTime moves on re-grant."""
+    key = (qual_type.type_id, worker_id)
+    held = state.qualifications.get(key)
+    now = state.now()
+    if held is None:
+        held = Qualification(
+            type_id=qual_type.type_id,
+            worker_id=worker_id,
+            seq=state.next_seq(),
+            value=value,
+            status=QualificationStatus.GRANTED,
+            grant_time=now,
+        )
+        state.qualifications[key] = held
+        qual_type.grants.append(held)
+        return
+    if held.status is QualificationStatus.REVOKED:
+        held.status = QualificationStatus.GRANTED
+        held.grant_time = now
+    held.value = value
+
+
 def associate(state: State, params: Params) -> Json:
     """Grant a qualification to a worker, or change its value."""
     qual_type = state.qual_type(params["QualificationTypeId"])
@@ -56,7 +80,7 @@ def associate(state: State, params: Params) -> Json:
     worker_id = params["WorkerId"]
     state.worker(worker_id)
     value = params.get("IntegerValue", DEFAULT_VALUE)
-    state.grant(qual_type, worker_id, value)
+    grant(state, qual_type, worker_id, value)
     notify = params.get("SendNotification", True)
     _log(
         state,
@@ -134,7 +158,7 @@ def accept_request(state: State, params: Params) -> Json:
     """Accept a pending request: grant the qualification to the worker who asked."""
     request = _pending(state, params)
     value = params.get("IntegerValue", DEFAULT_VALUE)
-    state.grant(state.qual_types[request.type_id], request.worker_id, value)
+    grant(state, state.qual_types[request.type_id], request.worker_id, value)
     request.state = RequestState.ACCEPTED
     _log(
         state,

@@ -87,7 +87,6 @@ once, in order), ``notifications`` (one per delivered worker), ``qualification_c
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from decimal import InvalidOperation
@@ -149,7 +148,7 @@ class World:
             raise ValueError(f"balance {balance!r} is not an amount like 250.00") from None
         self._state = State(clock=clock, strict=strict, balance=amount)
         self._state.trailing_next_token = trailing_next_token
-        self._initial = self._state
+        self._initial = b""
         self.snapshot()
 
     @classmethod
@@ -229,7 +228,7 @@ class World:
 
     def snapshot(self) -> None:
         """Remember the current state as the one :meth:`reset` restores."""
-        self._initial = copy.deepcopy(self._state, {id(self.clock): self.clock})
+        self._initial = self._state.freeze()
 
     def reset(self) -> None:
         """
@@ -239,6 +238,6 @@ class World:
         setting is kept; the clock is not turned back.
         """
         current = self._state
-        self._state = copy.deepcopy(self._initial, {id(self.clock): self.clock})
+        self._state = State.thaw(self._initial, self.clock)
         self._state.trailing_next_token = current.trailing_next_token
         self._state.generation = current.generation + 1

@@ -10,6 +10,7 @@ either finds the record, springs it into being (permissive worlds), or raises MT
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Callable, Container
 from decimal import Decimal
 from typing import Any
@@ -27,7 +28,6 @@ from turkbatch.sim.world_records import (
     HitType,
     Json,
     Qualification,
-    QualificationStatus,
     QualRequest,
     QualType,
     Worker,
@@ -42,7 +42,7 @@ DEFAULT_ASSIGNMENT_DURATION = 3_600
 
 class State:
     """
-    Everything one world holds; ``copy.deepcopy`` of it is a snapshot.
+    Everything one world holds; :meth:`freeze` of it is a snapshot.
 
     Args:
         clock: where every timestamp comes from.
@@ -85,6 +85,26 @@ class State:
         }
         for qual_type in system_qual_types(self.next_seq):
             self.add_qual_type(qual_type)
+
+    # -- snapshots ------------------------------------------------------------------------
+
+    def freeze(self) -> bytes:
+        """Return this state as bytes (without the clock) for :meth:`thaw`."""
+        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def thaw(cls, frozen: bytes, clock: Clock) -> State:
+        """Return a fresh state from :meth:`freeze`'s bytes, running on ``clock``."""
+        state: State = pickle.loads(frozen)
+        state.clock = clock
+        state.tokens.attach(clock)
+        return state
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickle without the clock, which is shared, never copied."""
+        state = self.__dict__.copy()
+        del state["clock"]
+        return state
 
     # -- counters -------------------------------------------------------------------------
 
@@ -364,30 +384,6 @@ class State:
                 "Time": at,
             }
         )
-
-    # -- qualifications -------------------------------------------------------------------
-
-    def grant(self, qual_type: QualType, worker_id: str, value: int | None) -> None:
-        """Grant (or re-grant, or re-score) a qualification; GrantTime moves on re-grant."""
-        key = (qual_type.type_id, worker_id)
-        held = self.qualifications.get(key)
-        now = self.now()
-        if held is None:
-            held = Qualification(
-                type_id=qual_type.type_id,
-                worker_id=worker_id,
-                seq=self.next_seq(),
-                value=value,
-                status=QualificationStatus.GRANTED,
-                grant_time=now,
-            )
-            self.qualifications[key] = held
-            qual_type.grants.append(held)
-            return
-        if held.status is QualificationStatus.REVOKED:
-            held.status = QualificationStatus.GRANTED
-            held.grant_time = now
-        held.value = value
 
     # -- money --------------------------------------------------------------------------
 

@@ -31,6 +31,16 @@ class TokenStore:
         self._tokens: dict[tuple[str, str], tuple[float, str]] = {}
         self._queue: deque[tuple[float, tuple[str, str]]] = deque()
 
+    def __getstate__(self) -> dict[str, object]:
+        """Pickle without the clock (a snapshot must not copy it); see :meth:`attach`."""
+        state = self.__dict__.copy()
+        del state["_clock"]
+        return state
+
+    def attach(self, clock: Clock) -> None:
+        """Give an unpickled store its clock back."""
+        self._clock = clock
+
     def __len__(self) -> int:
         return len(self._tokens)
 
