@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -43,3 +45,31 @@ async def sim() -> AsyncIterator[Any]:
 
     async with Simulator() as server:
         yield server
+
+
+@pytest.fixture
+def sim_process() -> Iterator[Callable[..., str]]:
+    """Start ``turkbatch sim`` subprocesses on free loopback ports; yields a starter.
+
+    ``start("--latency", "50")`` returns the endpoint URL; every process is stopped after
+    the test.
+    """
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(*flags: str) -> str:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "turkbatch", "sim", "--port", "0", *flags],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        procs.append(proc)
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), url
+        return url
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        proc.wait(timeout=10)

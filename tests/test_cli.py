@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,25 +31,6 @@ def turkbatch(*args: str, cwd: Path | None = None) -> subprocess.CompletedProces
         cwd=cwd,
         env=os.environ.copy(),
     )
-
-
-@pytest.fixture
-def sim_process() -> Iterator[str]:
-    """A ``turkbatch sim`` subprocess on a free loopback port, with latency; yields its URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "turkbatch", "sim", "--port", "0", "--latency", "100"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    url = proc.stdout.readline().strip()
-    assert url.startswith("http://127.0.0.1:"), url
-    try:
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def write_bonuses(path: Path, n: int) -> Path:
@@ -121,9 +102,10 @@ def test_production_needs_confirmation(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("signals", [1, 2])
 def test_interrupt_and_resume_pays_each_bonus_once(
-    sim_process: str, tmp_path: Path, signals: int
+    sim_process: Callable[..., str], tmp_path: Path, signals: int
 ) -> None:
     """SIGINT (once: graceful; twice: at once) exits 130; running again finishes exactly once."""
+    url = sim_process("--latency", "100")
     n = 120
     job = write_bonuses(tmp_path / "job.jsonl", n)
     args = [
@@ -133,7 +115,7 @@ def test_interrupt_and_resume_pays_each_bonus_once(
         "run",
         str(job),
         "--endpoint-url",
-        sim_process,
+        url,
         "--concurrency",
         "8",
         "--rate",
@@ -143,7 +125,7 @@ def test_interrupt_and_resume_pays_each_bonus_once(
     ]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
-    while len(ledger(sim_process)["bonuses"]) < 10 and time.monotonic() < deadline:
+    while len(ledger(url)["bonuses"]) < 10 and time.monotonic() < deadline:
         time.sleep(0.05)
     for _ in range(signals):
         proc.send_signal(signal.SIGINT)
@@ -151,13 +133,13 @@ def test_interrupt_and_resume_pays_each_bonus_once(
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Resume with" in err
-    paid_before = len(ledger(sim_process)["bonuses"])
+    paid_before = len(ledger(url)["bonuses"])
     assert paid_before < n
     resumed = turkbatch(
         "run",
         str(job),
         "--endpoint-url",
-        sim_process,
+        url,
         "--concurrency",
         "16",
         "--rate",
@@ -165,5 +147,5 @@ def test_interrupt_and_resume_pays_each_bonus_once(
         "--quiet",
     )
     assert resumed.returncode == 0, resumed.stderr
-    paid = Counter(b["AssignmentId"] for b in ledger(sim_process)["bonuses"])
+    paid = Counter(b["AssignmentId"] for b in ledger(url)["bonuses"])
     assert len(paid) == n and set(paid.values()) == {1}

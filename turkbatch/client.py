@@ -137,7 +137,9 @@ def _error_fields(exc: bce.ClientError) -> tuple[str, str, str | None, str | Non
     code = str(error.get("Code") or "Unknown")
     message = str(error.get("Message") or response.get("Message") or exc)
     turk_code = response.get("TurkErrorCode") or error.get("TurkErrorCode")
-    request_id = meta.get("RequestId") or None
+    # botocore leaves RequestId empty for an empty 5xx body; the header still has it.
+    headers: Mapping[str, Any] = meta.get("HTTPHeaders") or {}
+    request_id = meta.get("RequestId") or headers.get("x-amzn-requestid") or None
     status = meta.get("HTTPStatusCode")
     return code, message, turk_code, request_id, status
 
@@ -174,7 +176,17 @@ def classify(operation: str, exc: BaseException) -> OperationError:
         return PermanentError(str(exc), code="ParamValidationError")
     if isinstance(exc, bce.NoCredentialsError | bce.PartialCredentialsError):
         return PermanentError(str(exc), code=type(exc).__name__)
-    if isinstance(exc, bce.HTTPClientError | aiohttp.ClientError | TimeoutError | ConnectionError):
+    if isinstance(exc, bce.SSLError):
+        # A certificate or TLS failure will not heal by itself; fail loudly instead.
+        return PermanentError(str(exc), code="SSLError")
+    transport = (
+        bce.HTTPClientError,
+        bce.ConnectionError,
+        aiohttp.ClientError,
+        TimeoutError,
+        ConnectionError,
+    )
+    if isinstance(exc, transport):
         # The request may or may not have been applied (a lost response): only safe
         # to resend because tokens and "already" errors make every operation idempotent.
         return TransientError(str(exc) or type(exc).__name__, code=type(exc).__name__)

@@ -168,7 +168,7 @@ def _unknown_key(key: object, op: str | None) -> str:
     if key[:1].islower():
         hint = _suggest(key, (*OWN_KEYS, *members))
         return f"unknown key '{key}' (turkbatch's own keys are op, id and barrier){hint}"
-    return f"unknown parameter '{key}' for {op}{_suggest(key, members)}"
+    return f"unknown parameter '{key}' for {op}{_suggest(key, (*members, *OWN_KEYS))}"
 
 
 def _kind(value: object) -> str:

@@ -105,19 +105,13 @@ def _show(value: object) -> str:
     return "null" if value is None else repr(value)
 
 
+_KINDS: Final = {type(None): "null", bool: "boolean", int: "number", float: "number", str: "string"}
+
+
 def _kind(value: object) -> str:
     """Return the JSON name of a value's type."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, dict):
-        return "object"
-    return "list" if isinstance(value, list) else type(value).__name__
+    kinds = {**_KINDS, dict: "object", list: "list"}
+    return kinds.get(type(value)) or type(value).__name__
 
 
 def _article(noun: object) -> str:
@@ -220,9 +214,8 @@ def _accept(rules: _Text) -> _Fast:
 
 
 def _string(rules: _Text) -> _Check:
-    lo, hi, pattern, enum, positive, forbidden = (
-        rules.lo, rules.hi, rules.pattern, rules.enum, rules.positive, rules.forbidden
-    )  # fmt: skip
+    lo, hi, pattern, enum = rules.lo, rules.hi, rules.pattern, rules.enum
+    positive, forbidden = rules.positive, rules.forbidden
     rx = _anchored(pattern).search if pattern else None
     allowed = frozenset(enum)
 
@@ -401,8 +394,7 @@ def input_members(operation: str) -> tuple[str, ...]:
     Raises:
         KeyError: ``operation`` is not an MTurk operation.
     """
-    shape = _input_shape(operation)
-    return tuple(shape.members) if shape is not None else ()
+    return tuple(_input_shape(operation).members)
 
 
 def _input_shape(operation: str) -> Any:
@@ -434,8 +426,6 @@ def _checker(operation: str, unknown: bool) -> _Check:
     check = _compiled.get((operation, unknown))
     if check is None:
         shape = _input_shape(operation)
-        if shape is None:  # pragma: no cover - every MTurk operation has an input shape
-            raise KeyError(operation)
         check = _compiled[(operation, unknown)] = _structure(shape, unknown, operation)
     return check
 
