@@ -364,3 +364,26 @@ def test_any_journal_prefix_resumes_exactly_once(
             assert paid == Counter(r["WorkerId"] for r in records)
 
     anyio.run(scenario)
+
+
+async def test_reconcile_recovers_from_a_lost_journal(sim: Simulator, tmp_path: Path) -> None:
+    """Journal deleted, a day later the job runs again: without --reconcile MTurk pays twice
+    (the danger the README warns of); with it, every paid line is found and skipped."""
+    records = [bonus(n) for n in range(12)]
+    job = write_job(tmp_path / "job.jsonl", records)
+    await engine.run(
+        write_job(tmp_path / "half.jsonl", records[:7]),
+        settings_for(sim, journal=tmp_path / "lost.jsonl"),
+    )
+    (tmp_path / "lost.jsonl").unlink()
+    sim.clock.advance(25 * 3600)
+    recovered = await engine.run(job, settings_for(sim, reconcile=True))
+    assert recovered.totals().already == 7 and recovered.totals().done == 5
+    paid = Counter(b["AssignmentId"] for b in sim.world.ledger()["bonuses"])
+    assert len(paid) == 12 and set(paid.values()) == {1}
+    # The same mistake without --reconcile pays the first seven again.
+    (tmp_path / "job.journal.jsonl").unlink()
+    sim.clock.advance(25 * 3600)
+    await engine.run(job, settings_for(sim))
+    paid = Counter(b["AssignmentId"] for b in sim.world.ledger()["bonuses"])
+    assert sorted(paid.values()) == [2] * 12

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -371,4 +372,7 @@ def test_round_trip(tmp_path: Path, records: list[dict[str, Any]]) -> None:
         assert isinstance(op, Operation)
         sent = {k: v for k, v in op.params.items() if k != "UniqueRequestToken"}
         assert sent == {k: v for k, v in record.items() if k not in ("op", "id")}
-        assert op.key == f"id:{record['id']}" if "id" in record else op.key[:24].isalnum()
+        if "id" in record:
+            assert op.key == f"id:{record['id']}"
+        else:
+            assert re.fullmatch(r"[0-9a-f]{24}(#[0-9]+)?", op.key)

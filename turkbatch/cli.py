@@ -128,6 +128,12 @@ def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="journal file (default: <job>.journal.jsonl beside the job)",
     )
     state.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="before paying, look up every bonus the journal does not record as done with "
+        "ListBonusPayments and skip those already paid (use after losing a journal)",
+    )
+    state.add_argument(
         "--resend-expired",
         action="store_true",
         help="resend in-doubt CreateHIT-family calls older than MTurk's 24-hour token window "
@@ -186,6 +192,7 @@ def _settings(args: argparse.Namespace) -> engine.Settings:
         journal=args.journal,
         retry_failed=args.retry_failed,
         resend_expired=args.resend_expired,
+        reconcile=args.reconcile,
         grace=args.grace,
         progress_interval=0.0 if args.quiet else args.progress,
         handle_signals=True,

@@ -80,6 +80,8 @@ class Settings:
         backoff: the retry delay policy.
         resend_expired: resend in-doubt CreateHIT-family calls older than the token window
             (which no listing can check) instead of holding them back.
+        reconcile: look up every SendBonus the journal does not record as done before
+            paying it (recovery after a journal was lost; one listing per assignment).
     """
 
     client: ClientSettings = field(default_factory=ClientSettings)
@@ -93,6 +95,7 @@ class Settings:
     handle_signals: bool = False
     backoff: Backoff = field(default_factory=Backoff)
     resend_expired: bool = False
+    reconcile: bool = False
 
 
 JobSource = str | Path | Iterable[Mapping[str, Any]]
@@ -413,17 +416,20 @@ class _Run:
 
     async def _settle(self, source: Callable[[], Iterator[jobs.Operation | jobs.Barrier]]) -> None:
         """Decide every in-doubt item before anything is sent (see :mod:`turkbatch.reconcile`)."""
-        in_doubt = self.journal.state.in_doubt
-        if not in_doubt:
+        state = self.journal.state
+        everything = self.settings.reconcile
+        if not state.in_doubt and not everything:
             return
         bonuses: list[jobs.Operation] = []
         now = time.time()
         for item in source():
-            intent = in_doubt.get(item.key) if isinstance(item, jobs.Operation) else None
-            if intent is None or not isinstance(item, jobs.Operation):
+            if not isinstance(item, jobs.Operation) or item.key in state.done:
                 continue
-            if item.op == "SendBonus":
+            intent = state.in_doubt.get(item.key)
+            if item.op == "SendBonus" and (intent is not None or everything):
                 bonuses.append(item)
+            elif intent is None:
+                continue
             elif now - intent.at >= reconcile.SAFE_AGE and not self.settings.resend_expired:
                 self.held.add(item.key)
                 log.warning(

@@ -97,13 +97,14 @@ class JobStats:
     What a valid job holds.
 
     Args:
-        operations: how many operations (lines with an ``op``).
+        operations: how many operations.
         by_op: operations per operation name.
         barriers: how many barrier lines.
         total_bonus: the sum of every SendBonus ``BonusAmount``, in USD, before fees.
         lines: physical lines read (items, for in-memory jobs).
-        digest: sha256 hex over every operation's key and canonical content and every
-            barrier, in order: any edit that changes what the job does changes it.
+        digest: sha256 hex over the canonical content (and id) of every operation and
+            every barrier, in order: any edit that changes what the job does changes it;
+            reformatting a line or reordering its keys does not.
     """
 
     operations: int
@@ -193,12 +194,14 @@ def _explain(violation: schema.Violation, op: str) -> str:
 class _State:
     """What one pass keeps: compact key memory, the stats, and the slow (error) paths."""
 
-    def __init__(self, source: str, max_errors: int, *, strict: bool = False) -> None:
-        self.source, self.max_errors, self.strict = source, max_errors, strict
+    def __init__(self, source: str, max_errors: int, *, reading: bool = False) -> None:
+        # Reading (read_job, iter_items) raises at the first error and keys every line;
+        # checking collects errors and needs no keys, only the digest that fixes them.
+        self.source, self.max_errors, self.reading = source, max_errors, reading
         self.errors: list[LineError] = []
         self.total = 0
         self.lines = 0
-        self.seen: set[int] = set()  # 60-bit prefixes of content digests seen once
+        self.seen: set[int] = set()  # 60-bit prefixes of the content digests seen
         self.repeats: dict[int, int] = {}  # ... and the occurrence count of repeated ones
         self.ids: set[int] = set()  # 60-bit prefixes of the digests of ids seen
         self.by_op: dict[str, int] = {}
@@ -208,11 +211,11 @@ class _State:
         self.sha = hashlib.sha256()
 
     def error(self, line: int, message: str) -> None:
-        """Count an error, keep the first ``max_errors``; raise at once when strict."""
+        """Count an error, keep the first ``max_errors``; raise at once when reading."""
         self.total += 1
         if len(self.errors) < self.max_errors:
             self.errors.append(LineError(line=line, message=message))
-        if self.strict:
+        if self.reading:
             raise JobError(self.source, self.errors, self.total)
 
     def decode(self, line: int, raw: bytes) -> dict[str, Any] | None:
@@ -284,8 +287,12 @@ class _State:
         self.sha.update(digest)
         return key
 
-    def repeat(self, key: str, prefix: int) -> str:
-        """Return the key of the n-th occurrence of an identical line: ``<hex>#n``."""
+    def key(self, digest: bytes) -> str:
+        """Return the key of a line without id: ``<hex>``, ``<hex>#n`` for the n-th copy."""
+        key, prefix = digest[:12].hex(), _PREFIX(digest)[0] >> 4
+        if prefix not in self.seen:
+            self.seen.add(prefix)
+            return key
         count = self.repeats[prefix] = self.repeats.get(prefix, 1) + 1
         return f"{key}#{count}"
 
@@ -328,11 +335,13 @@ _Row = tuple[int, str, str, dict[str, Any]]
 
 def _scan(numbered: Iterable[tuple[int, object]], state: _State) -> Iterator[_Row | Barrier]:
     """
-    Validate and key every record; yield ``(line, key, op, params)`` for the valid ones.
+    Validate every record; yield ``(line, key, op, params)`` for the valid ones.
 
-    The hot path of a million-line job: locals only, every error path in ``state``.
+    The hot path of a million-line job: locals only, every error path in ``state``. Keys
+    of lines without an id are made only when reading (``""`` when checking): the job
+    digest already fixes them, and it saves check_job the memory of every digest.
     """
-    seen, by_op, amounts, update = state.seen, state.by_op, state.amounts, state.sha.update
+    by_op, amounts, update, reading = state.by_op, state.amounts, state.sha.update, state.reading
     validators, loads, dumps, sha256 = _VALIDATORS, orjson.loads, orjson.dumps, hashlib.sha256
     line = 0
     for line, raw in numbered:
@@ -372,11 +381,7 @@ def _scan(numbered: Iterable[tuple[int, object]], state: _State) -> Iterator[_Ro
         del rec["op"]
         update(digest)
         if ident is None:
-            key, prefix = digest[:12].hex(), _PREFIX(digest)[0] >> 4
-            if prefix in seen:
-                key = state.repeat(key, prefix)
-            else:
-                seen.add(prefix)
+            key = state.key(digest) if reading else ""
         else:
             named = state.named(line, ident)
             if named is None:
@@ -425,7 +430,7 @@ def read_job(path: str | os.PathLike[str]) -> Iterator[Operation | Barrier]:
     Raises:
         JobError: at the first invalid line, if the file was not checked.
     """
-    state = _State(os.fspath(path), 1, strict=True)
+    state = _State(os.fspath(path), 1, reading=True)
     with open(path, "rb") as f:
         yield from _values(_scan(enumerate(f, 1), state))
     state.stats()
@@ -452,6 +457,6 @@ def iter_items(items: Iterable[Mapping[str, Any]]) -> Iterator[Operation | Barri
     Raises:
         JobError: at the first invalid item.
     """
-    state = _State("<items>", 1, strict=True)
+    state = _State("<items>", 1, reading=True)
     yield from _values(_scan(enumerate(items, 1), state))
     state.stats()

@@ -59,6 +59,7 @@ FLUSH_BYTES = 1 << 20
 
 _CHUNK = 1 << 22  # replay reads 4 MiB at a time: big enough that per-chunk costs vanish
 _DUMP = partial(orjson.dumps, option=orjson.OPT_APPEND_NEWLINE)
+_Intents = dict[str, tuple[dict[str, Any], int]]  # key → (intent record, line)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +71,7 @@ class IntentRecord:
     token: str | None
     at: float
     line: int
+    params: Mapping[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -120,13 +122,12 @@ def _replay(fd: int, path: str) -> tuple[JournalState, int]:
 
 
 def _fold(fd: int, path: str) -> tuple[JournalState, int]:
-    """Do :func:`_replay`'s work."""
+    """Do :func:`_replay`'s work: one tight loop over 4 MiB chunks split into lines."""
     state = JournalState()
-    done_add, failed, runs, notes = state.done.add, state.failed, state.runs, state.notes
-    intents: dict[str, tuple[dict[str, Any], int]] = {}
-    intents_pop = intents.pop
-    loads, n, offset, carry = orjson.loads, 0, 0, b""
-    size = os.fstat(fd).st_size
+    done, failed, runs, notes = state.done, state.failed, state.runs, state.notes
+    intents: _Intents = {}
+    done_add, intents_pop, loads = done.add, intents.pop, orjson.loads
+    n, offset, carry, size = 0, 0, b"", os.fstat(fd).st_size
     while offset < size:
         chunk = os.pread(fd, min(_CHUNK, size - offset), offset)
         if not chunk:  # the file shrank under a reader; what was read is all there is
@@ -136,7 +137,7 @@ def _fold(fd: int, path: str) -> tuple[JournalState, int]:
         carry = lines.pop()
         for line in lines:
             n += 1
-            try:  # the hot loop: the most common records first, nothing kept but keys
+            try:  # the most common records first; nothing is kept of a done but its key
                 rec = loads(line)
                 t = rec["t"]
                 if t == "done":
@@ -159,9 +160,9 @@ def _fold(fd: int, path: str) -> tuple[JournalState, int]:
                     k, _, _ = rec["k"], rec["op"], rec["err"]
                     if type(k) is not str:
                         raise TypeError("k is not a string")
-                    if k not in state.done:
+                    if k not in done:
                         failed[k] = rec
-                        intents.pop(k, None)
+                        intents_pop(k, None)
                 elif t == "run":
                     _ = rec["job"]
                     runs.append(rec)
@@ -170,46 +171,36 @@ def _fold(fd: int, path: str) -> tuple[JournalState, int]:
                 elif t != "end":
                     raise ValueError(f"unknown record type {t!r}")
             except (ValueError, KeyError, TypeError) as exc:
-                if line is lines[-1] and not carry and offset >= size and _torn(line):
-                    state.torn_tail = True
-                    n -= 1
-                    state.records = n
+                why = _damage(line, exc)
+                if why is None and line is lines[-1] and not carry and offset >= size:
+                    state.records, state.torn_tail = n - 1, True
                     return _finish(state, intents, path), size - len(line) - 1
-                raise JournalCorrupt(f"{path}:{n}: {_why(exc)}; refusing to guess") from exc
-    state.records = n
-    state.torn_tail = bool(carry)
+                raise JournalCorrupt(f"{path}:{n}: {why or 'not a JSON object'}") from exc
+    state.records, state.torn_tail = n, bool(carry)
     return _finish(state, intents, path), offset - len(carry)
 
 
-def _torn(line: bytes) -> bool:
-    """Return whether a last line with a newline is torn: not even a JSON object."""
+def _damage(line: bytes, exc: Exception) -> str | None:
+    """Describe a damaged line; ``None`` when it is not even a JSON object (torn, if last)."""
     try:
-        return not isinstance(orjson.loads(line), dict)
+        if not isinstance(orjson.loads(line), dict):
+            return None
     except orjson.JSONDecodeError:
-        return True
+        return None
+    return f"record lacks field {exc}" if isinstance(exc, KeyError) else f"bad record ({exc})"
 
 
-def _why(exc: Exception) -> str:
-    """Describe what is wrong with a damaged line."""
-    if isinstance(exc, orjson.JSONDecodeError):
-        return "not valid JSON"
-    if isinstance(exc, KeyError):
-        return f"record lacks field {exc}"
-    return f"bad record ({exc})"
-
-
-def _finish(
-    state: JournalState, intents: dict[str, tuple[dict[str, Any], int]], path: str
-) -> JournalState:
+def _finish(state: JournalState, intents: _Intents, path: str) -> JournalState:
     """Turn the intents still open into ``IntentRecord`` values, once, at the end."""
-    done = state.done
     for key, (rec, line) in intents.items():
-        if key in done:
+        if key in state.done:
             continue
         op, tok, at = rec["op"], rec["tok"], rec["at"]
         if not (type(op) is str and (tok is None or type(tok) is str) and type(at) in (int, float)):
-            raise JournalCorrupt(f"{path}:{line}: bad intent record; refusing to guess")
-        state.in_doubt[key] = IntentRecord(key=key, op=op, token=tok, at=float(at), line=line)
+            raise JournalCorrupt(f"{path}:{line}: bad intent record")
+        state.in_doubt[key] = IntentRecord(
+            key=key, op=op, token=tok, at=float(at), line=line, params=rec.get("p")
+        )
     return state
 
 
@@ -217,14 +208,14 @@ def _holder(fd: int) -> str:
     """Describe the run holding the lock, from the last ``run`` record if it is still alive."""
     with contextlib.suppress(OSError, ValueError):
         size = os.fstat(fd).st_size
-        if size:
-            with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as mm:
-                start = mm.rfind(b'{"t":"run"')
-                if start >= 0 and mm.rfind(b'{"t":"end"') < start:
-                    end = mm.find(b"\n", start)
-                    pid = orjson.loads(mm[start : end if end >= 0 else size])["pid"]
+        with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as mm:
+            start = mm.rfind(b'{"t":"run"')
+            if start >= 0 and mm.rfind(b'{"t":"end"') < start:
+                end = mm.find(b"\n", start)
+                pid = orjson.loads(mm[start : end if end >= 0 else size])["pid"]
+                with contextlib.suppress(PermissionError):  # alive, and someone else's
                     os.kill(pid, 0)  # ProcessLookupError: that run is gone
-                    return f"pid {pid}"
+                return f"pid {pid}"
     return "pid unknown"
 
 
@@ -232,10 +223,7 @@ def _write_all(fd: int, data: bytes) -> None:
     """Write every byte of ``data`` and fsync: blocking, so run it in a worker thread."""
     view = memoryview(data)
     while view:
-        written = os.write(fd, view)
-        if written <= 0:  # pragma: no cover - regular files never do this
-            raise OSError(f"write returned {written}")
-        view = view[written:]
+        view = view[os.write(fd, view) :]
     os.fsync(fd)
 
 
@@ -248,20 +236,16 @@ class Journal:
     """
 
     def __init__(self, path: str, fd: int, state: JournalState, run: dict[str, Any]) -> None:
-        self.path = path
-        self.state = state
-        self.run = run
-        self.fsyncs = 1  # the run record
+        self.path, self.state, self.run = path, state, run
+        self.fsyncs = 1  # the run record's
         self._fd = fd
         self._buf: list[bytes] = []
-        self._buffered = 0
-        self._seq = 0  # records appended so far
-        self._synced = 0  # records durable so far
+        self._buffered = 0  # bytes in _buf
+        self._seq = self._synced = 0  # records appended so far, and made durable so far
         self._flushing = False
         self._flush_done: anyio.Event | None = None
-        self._error: OSError | None = None
-        self._closing = False  # no more appends
-        self._released = False  # the fd is closed
+        self._error: OSError | None = None  # set once: the journal is poisoned
+        self._closing = self._released = False  # no more appends; the fd is closed
 
     @classmethod
     async def open(
@@ -283,7 +267,7 @@ class Journal:
         """Do :meth:`open`'s blocking work, in a worker thread."""
         flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC
         try:
-            try:
+            try:  # 0600 only when creating: an existing file's mode is never widened
                 fd, created = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o600), True
             except FileExistsError:
                 fd, created = os.open(path, flags), False
@@ -293,9 +277,10 @@ class Journal:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise JournalLocked(
-                    f"journal {path} is in use by another run ({_holder(fd)})"
-                ) from None
+                holder = _holder(fd)
+                raise JournalLocked(f"journal {path} is in use by another run ({holder})") from None
+            except OSError as exc:  # e.g. ENOLCK on a network file system
+                raise JournalError(f"cannot lock journal {path}: {exc.strerror}") from exc
             state, end = _replay(fd, path)
             run: dict[str, Any] = {"t": "run", "job": job_digest, "job_path": job_path}
             run |= {"pid": os.getpid(), "at": time.time(), "version": version("turkbatch")}
@@ -367,20 +352,17 @@ class Journal:
     ) -> None:
         """Record that ``key`` is done; durable with the next flush."""
         rec: dict[str, Any] = {"t": "done", "k": key, "op": op, "at": time.time()}
-        if result:
-            rec["res"] = result if isinstance(result, dict) else dict(result)
-        if request_id:
-            rec["rid"] = request_id
-        if already:
-            rec["already"] = True
+        extra = {"res": result and dict(result), "rid": request_id, "already": already}
+        rec |= {name: value for name, value in extra.items() if value}
         if reconciled:
             rec["reconciled"] = True
         await self._outcome(rec)
 
     async def failed(self, key: str, *, op: str, error: Mapping[str, Any]) -> None:
         """Record that ``key`` failed with ``error``; durable with the next flush."""
-        err = error if isinstance(error, dict) else dict(error)
-        await self._outcome({"t": "failed", "k": key, "op": op, "err": err, "at": time.time()})
+        await self._outcome(
+            {"t": "failed", "k": key, "op": op, "err": dict(error), "at": time.time()}
+        )
 
     async def note(self, record: Mapping[str, Any]) -> None:
         """
@@ -419,7 +401,7 @@ class Journal:
                     await self._flush_done.wait()
             self._released = True
             with contextlib.suppress(OSError):
-                os.close(self._fd)  # drops the lock
+                os.close(self._fd)  # and with it the lock
         if self._synced < self._seq:
             lost = self._seq - self._synced
             raise JournalWriteError(f"journal {self.path}: {lost} records were not written")
@@ -458,7 +440,7 @@ class Journal:
         return self._seq
 
     async def _outcome(self, rec: dict[str, Any]) -> None:
-        """Buffer an outcome; flush only when the buffer has grown large."""
+        """Buffer an outcome; wait for a flush only when the buffer has grown large."""
         seq = self._append(rec)
         if self._buffered >= FLUSH_BYTES:
             await self._sync(seq)
@@ -478,7 +460,7 @@ class Journal:
         self._flushing = True
         self._flush_done = finished = anyio.Event()
         try:
-            await anyio.lowlevel.checkpoint()  # let callers ready in this loop turn join in
+            await anyio.lowlevel.checkpoint()  # callers ready in this loop turn join the batch
             data, upto = b"".join(self._buf), self._seq
             self._buf.clear()
             self._buffered = 0

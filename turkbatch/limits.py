@@ -34,6 +34,7 @@ from collections import deque
 from collections.abc import Callable
 
 import anyio
+import anyio.lowlevel
 from aiolimiter import AsyncLimiter
 
 DECREASE = 0.8
@@ -108,7 +109,8 @@ class AdaptiveLimiter:
         self._last_cut = -math.inf
         self._unanswered: deque[float] = deque()  # send times, oldest first
         self._recent: deque[float] = deque(maxlen=_SEND_WINDOW)  # send times
-        # Loop-bound, so built by the first acquire() inside the running loop:
+        # Loop-bound, so built by acquire() inside the running loop (again in a new loop):
+        self._loop: anyio.lowlevel.EventLoopToken | None = None
         self._pacer: AsyncLimiter | None = None
         self._pacer_rate = 0.0
         self._lock: anyio.Lock | None = None
@@ -122,8 +124,9 @@ class AdaptiveLimiter:
 
     async def acquire(self) -> None:
         """Wait for the next slot at the current rate."""
-        if self._lock is None:
-            self._lock = anyio.Lock()
+        loop = anyio.lowlevel.current_token()
+        if self._lock is None or loop != self._loop:
+            self._loop, self._lock, self._pacer = loop, anyio.Lock(), None
         async with self._lock:  # one waiter in the pacer at a time: FIFO, and re-pacable
             while True:
                 pacer = await self._current_pacer()

@@ -161,61 +161,25 @@ def _anchored(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-@dataclass(frozen=True, slots=True)
-class _Text:
-    """Every rule on one string member, from the model and MTurk's extras."""
-
-    lo: int | None
-    hi: int | None
-    pattern: str | None
-    enum: tuple[str, ...]
-    positive: bool
-    forbidden: bool
-
-    @classmethod
-    def of(cls, shape: Any, extra: _Rules) -> _Text:
-        meta = shape.metadata
-        hi: int | None = meta.get("max")
-        if "max" in extra:
-            hi = min(extra["max"], hi) if hi is not None else extra["max"]
-        enum = tuple(getattr(shape, "enum", None) or ())
-        positive, forbidden = extra.get("positive", False), extra.get("forbidden", False)
-        return cls(meta.get("min"), hi, meta.get("pattern"), enum, positive, forbidden)
-
-
 _Fast = tuple[int, int, Callable[[str], object] | None]
 _SLOW: Final[_Fast] = (1, 0, None)  # no string is short enough: always the full check
 
 
-def _accept(rules: _Text) -> _Fast:
+def _string(shape: Any, extra: _Rules) -> tuple[_Check, _Fast]:
     """
-    Return ``(lo, hi, match)``: a string is valid iff ``lo <= len(s) <= hi`` and
-    ``match`` is ``None`` or truthy for it.
+    Return a string member's rule-by-rule check, and its fast acceptance test.
 
-    The other rules are fused into one regex, so a valid string costs one ``match``; only
-    a string that fails goes through :func:`_string`'s rule-by-rule check to say why.
+    The test is ``(lo, hi, match)``: a string is valid iff ``lo <= len(s) <= hi`` and
+    ``match`` is ``None`` or truthy for it. The other rules are fused into that one regex,
+    so a valid string costs one ``match``; only a string that fails it is checked rule by
+    rule, to say why.
     """
-    lo, hi = rules.lo or 0, sys.maxsize if rules.hi is None else rules.hi
-    if rules.enum:
-        other = rules.pattern or rules.positive or rules.forbidden
-        return _SLOW if other else (lo, hi, frozenset(rules.enum).__contains__)
-    parts = []
-    if rules.forbidden:
-        parts.append(f"(?![\\s\\S]*{_FORBIDDEN.pattern})")
-    if rules.positive:
-        # Only ever paired with BonusAmount's digits-and-a-dot pattern: past leading zeros
-        # and the dot, the next character must be a nonzero digit.
-        parts.append(f"(?=[0.]*{_NONZERO.pattern})")
-    if rules.pattern:
-        pattern = _anchored(rules.pattern).pattern
-        simple = pattern.startswith("^") and "|" not in pattern
-        parts.append(pattern if simple else f"(?=[\\s\\S]*?(?:{pattern}))")
-    return lo, hi, re.compile("".join(parts)).match if parts else None
-
-
-def _string(rules: _Text) -> _Check:
-    lo, hi, pattern, enum = rules.lo, rules.hi, rules.pattern, rules.enum
-    positive, forbidden = rules.positive, rules.forbidden
+    meta = shape.metadata
+    lo: int | None = meta.get("min")
+    hi: int = min(extra.get("max", sys.maxsize), meta.get("max", sys.maxsize))
+    pattern: str | None = meta.get("pattern")
+    enum = tuple(getattr(shape, "enum", None) or ())
+    positive, forbidden = extra.get("positive", False), extra.get("forbidden", False)
     rx = _anchored(pattern).search if pattern else None
     allowed = frozenset(enum)
 
@@ -223,10 +187,9 @@ def _string(rules: _Text) -> _Check:
         if not isinstance(v, str):
             out.append(Violation(path, v, "type", "string"))
             return
-        n = len(v)
-        if lo is not None and n < lo:
+        if lo is not None and len(v) < lo:
             out.append(Violation(path, v, "min_length", lo))
-        if hi is not None and n > hi:
+        if len(v) > hi:
             out.append(Violation(path, v, "max_length", hi))
         if rx is not None and rx(v) is None:
             out.append(Violation(path, v, "pattern", pattern))
@@ -237,7 +200,21 @@ def _string(rules: _Text) -> _Check:
         if forbidden and _FORBIDDEN.search(v) is not None:
             out.append(Violation(path, v, "forbidden_chars", _FORBIDDEN_TEXT))
 
-    return check
+    if enum:
+        fast = _SLOW if pattern or positive or forbidden else (lo or 0, hi, allowed.__contains__)
+        return check, fast
+    parts = []
+    if forbidden:
+        parts.append(f"(?![\\s\\S]*{_FORBIDDEN.pattern})")
+    if positive:
+        # Only ever paired with BonusAmount's digits-and-a-dot pattern: past leading zeros
+        # and the dot, the next character must be a nonzero digit.
+        parts.append(f"(?=[0.]*{_NONZERO.pattern})")
+    if pattern:
+        anchored = _anchored(pattern).pattern
+        simple = anchored.startswith("^") and "|" not in anchored
+        parts.append(anchored if simple else f"(?=[\\s\\S]*?(?:{anchored}))")
+    return check, (lo or 0, hi, re.compile("".join(parts)).match if parts else None)
 
 
 def _number(shape: Any, integral: bool) -> _Check:
@@ -316,8 +293,10 @@ def _structure(shape: Any, unknown: bool, operation: str | None = None) -> _Chec
         extra = _Rules(**_EXTRA.get((operation or "", name), {}))
         if name.endswith("Id") and sub.type_name == "string":
             extra["max"] = min(extra.get("max", ID_MAX_LENGTH), ID_MAX_LENGTH)
-        lo, hi, fast = _accept(_Text.of(sub, extra)) if sub.type_name == "string" else _SLOW
-        sub_check = _compile(sub, extra, unknown)
+        if sub.type_name == "string":
+            sub_check, (lo, hi, fast) = _string(sub, extra)
+        else:
+            sub_check, (lo, hi, fast) = _compile(sub, extra, unknown), _SLOW
         members.append((name, (name,), sub_check, name in required, lo, hi, fast))
     names = frozenset(m[0] for m in members)
     listed = tuple(m[0] for m in members)
@@ -349,7 +328,7 @@ def _compile(shape: Any, extra: _Rules, unknown: bool) -> _Check:
     """Return the validator for one shape, with member-level ``extra`` rules applied."""
     kind = shape.type_name
     if kind == "string":
-        return _string(_Text.of(shape, extra))
+        return _string(shape, extra)[0]
     if kind in ("integer", "long", "double", "float"):
         return _number(shape, integral=kind in ("integer", "long"))
     if kind == "boolean":
