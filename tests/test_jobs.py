@@ -376,3 +376,26 @@ def test_round_trip(tmp_path: Path, records: list[dict[str, Any]]) -> None:
             assert op.key == f"id:{record['id']}"
         else:
             assert re.fullmatch(r"[0-9a-f]{24}(#[0-9]+)?", op.key)
+
+
+def test_id_lines_in_different_jobs_never_share_a_token(tmp_path: Path) -> None:
+    """The same id on different bonuses (two job files) gives different tokens, so MTurk
+    cannot refuse the second as already processed and leave a worker unpaid."""
+    a = tmp_path / "a.jsonl"
+    b = tmp_path / "b.jsonl"
+    line = {
+        "op": "SendBonus",
+        "id": "row-1",
+        "WorkerId": "A1X",
+        "AssignmentId": "3A",
+        "BonusAmount": "1.00",
+        "Reason": "r",
+    }
+    a.write_bytes(orjson.dumps(line) + b"\n")
+    b.write_bytes(orjson.dumps({**line, "WorkerId": "A2Y"}) + b"\n")
+    (op_a,) = list(jobs.read_job(a))
+    (op_b,) = list(jobs.read_job(b))
+    assert isinstance(op_a, Operation) and isinstance(op_b, Operation)
+    assert op_a.key == op_b.key == "id:row-1"
+    assert op_a.token != op_b.token
+    assert op_a.token is not None and len(op_a.token) <= 64

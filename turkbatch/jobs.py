@@ -11,7 +11,9 @@ Every line gets a key for the journal: ``id:<id>`` when it has an ``id``, else a
 of its canonical content (op and parameters, keys sorted, ``id`` left out), suffixed
 ``#n`` for the n-th identical line. Inserting or removing *other* lines changes no key;
 two intentionally identical bonus lines stay two. The four token operations get
-``UniqueRequestToken = token_for(key)`` unless the line gives one.
+``UniqueRequestToken = token_for(key)`` unless the line gives one; for a line with an
+``id`` the token covers the id *and* the content, so ids reused across job files never
+share a token (identical lines without ids do: it is the same payment).
 
 :func:`check_job` validates a whole file and collects every error before anything is
 sent; :func:`read_job` streams the same file again as :class:`Operation` and
@@ -387,6 +389,12 @@ def _scan(numbered: Iterable[tuple[int, object]], state: _State) -> Iterator[_Ro
             if named is None:
                 continue
             key = named
+        if reading and op in TOKEN_OPERATIONS and TOKEN not in rec:
+            # An id line's token covers its content too: two job files that both use
+            # "id": "row-1" on the same day must not share a token, or MTurk would refuse
+            # the second bonus as "already processed" and a worker would go unpaid.
+            seed = key if ident is None else f"{key}@{digest[:12].hex()}"
+            rec[TOKEN] = token_for(seed)
         by_op[op] = by_op.get(op, 0) + 1
         if op == "SendBonus":
             amount = rec["BonusAmount"]
@@ -404,8 +412,6 @@ def _values(rows: Iterator[_Row | Barrier]) -> Iterator[Operation | Barrier]:
             yield row
             continue
         line, key, op, params = row
-        if op in TOKEN_OPERATIONS and TOKEN not in params:
-            params[TOKEN] = token_for(key)
         yield Operation(line=line, key=key, op=op, params=params)
 
 

@@ -10,24 +10,24 @@ One JSON object per line, written with orjson, ``t`` (the record type) first::
     {"t":"note",...,"at":EPOCH}                                   anything else worth keeping
     {"t":"end","pid":N,"at":EPOCH}                                a clean close
 
-Durability: records go to an in-memory buffer; :meth:`Journal.intent` returns only once its
-record is written and fsynced. Concurrent intents share one fsync (group commit): the first
-waiter becomes the flusher, writes the whole buffer and fsyncs it in a worker thread, then
-wakes everyone whose record was in that batch; records that arrive meanwhile form the next
-batch. Outcomes ride the next batch (or :meth:`Journal.flush`); one buffer, written in
-order, keeps every outcome after its intent. Any ``OSError`` while writing poisons the
-journal: every waiter of that batch and every later call raises ``JournalWriteError``.
+Durability: :meth:`Journal.intent` returns once its record is written and fsynced.
+Concurrent intents share one fsync (group commit): the first waiter becomes the flusher,
+writes the whole buffer and fsyncs it in a worker thread, then wakes everyone whose record
+was in that batch; records arriving meanwhile form the next batch. Outcomes ride the next
+batch, or flush themselves once the last flush is ``FLUSH_INTERVAL`` old; one buffer,
+written in order, keeps every outcome after its intent. An ``OSError`` while writing
+poisons the journal: every waiter of that batch and every later call raises
+``JournalWriteError``.
 
-Locking: ``flock`` on the journal file itself, not on a sibling ``.lock`` file. The lock then
-guards the inode the records go to, so a renamed, hard-linked or symlinked journal cannot be
-opened by two runs at once, no stale lock files are left behind, and the kernel drops the
-lock with the process. ``flock`` locks belong to the open file description, so a second
-open in the same process is refused too (POSIX ``fcntl`` locks would not be).
+Locking: ``flock`` on the journal file itself, not a sibling ``.lock`` file, so the lock
+guards the inode the records go to (a renamed, linked or symlinked journal is still one
+journal), leaves nothing stale behind, and dies with the process. ``flock`` belongs to the
+open file description, so a second open in the same process is refused too.
 
 Replay: a torn last line (no newline, or not a JSON object) is ignored and, when opened for
-writing, truncated away; damage on any other line raises ``JournalCorrupt`` with the line
-number. ``done`` is final (a later ``failed`` never undoes a payment); ``done``, ``failed``
-and ``in_doubt`` are disjoint.
+writing, cut off; damage on any other line raises ``JournalCorrupt`` with its line number.
+``done`` is final (a later ``failed`` never undoes a payment); ``done``, ``failed`` and
+``in_doubt`` are disjoint.
 """
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ CLOSE_GRACE = 10.0
 
 FLUSH_BYTES = 1 << 20
 """Buffered bytes past which an outcome waits for a flush, bounding the buffer."""
+
+FLUSH_INTERVAL = 1.0
+"""Seconds after the last flush when the next outcome flushes, bounding what a crash loses."""
 
 _CHUNK = 1 << 22  # replay reads 4 MiB at a time: big enough that per-chunk costs vanish
 _DUMP = partial(orjson.dumps, option=orjson.OPT_APPEND_NEWLINE)
@@ -242,6 +245,7 @@ class Journal:
         self._buf: list[bytes] = []
         self._buffered = 0  # bytes in _buf
         self._seq = self._synced = 0  # records appended so far, and made durable so far
+        self._flushed_at = time.monotonic()
         self._flushing = False
         self._flush_done: anyio.Event | None = None
         self._error: OSError | None = None  # set once: the journal is poisoned
@@ -440,9 +444,11 @@ class Journal:
         return self._seq
 
     async def _outcome(self, rec: dict[str, Any]) -> None:
-        """Buffer an outcome; wait for a flush only when the buffer has grown large."""
+        """Buffer an outcome; flush when the buffer is large or the last flush is old."""
         seq = self._append(rec)
-        if self._buffered >= FLUSH_BYTES:
+        if self._buffered >= FLUSH_BYTES or (
+            not self._flushing and time.monotonic() - self._flushed_at >= FLUSH_INTERVAL
+        ):
             await self._sync(seq)
 
     async def _sync(self, seq: int) -> None:
@@ -471,7 +477,7 @@ class Journal:
                     self._error = exc
                     self._check(appending=False)
             self.fsyncs += 1
-            self._synced = upto
+            self._synced, self._flushed_at = upto, time.monotonic()
         finally:
             self._flushing = False
             finished.set()

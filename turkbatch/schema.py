@@ -105,13 +105,20 @@ def _show(value: object) -> str:
     return "null" if value is None else repr(value)
 
 
-_KINDS: Final = {type(None): "null", bool: "boolean", int: "number", float: "number", str: "string"}
+_KINDS: Final[Mapping[type, str]] = {
+    type(None): "null",
+    bool: "boolean",
+    int: "number",
+    float: "number",
+    str: "string",
+    dict: "object",
+    list: "list",
+}
 
 
 def _kind(value: object) -> str:
     """Return the JSON name of a value's type."""
-    kinds = {**_KINDS, dict: "object", list: "list"}
-    return kinds.get(type(value)) or type(value).__name__
+    return _KINDS.get(type(value)) or type(value).__name__
 
 
 def _article(noun: object) -> str:

@@ -1,0 +1,260 @@
+"""
+What a job will do and cost, worked out before anything is sent.
+
+:func:`survey` makes one streaming pass over a validated job and, given its journal's
+state, counts operations and calls by type, what is already done, what a run would send,
+the money it would move (bonuses and HIT rewards, each with MTurk's fees), the bonuses
+above the typo guard, and (with ``details``) the warnings a careful requester wants:
+an assignment bonused on several lines, a worker messaged more than once. ``turkbatch
+plan`` prints the result (:meth:`Plan.render`, :meth:`Plan.as_dict`), and ``run``'s
+pre-flight guards use :meth:`Plan.refusals` on the same numbers.
+
+Bulk expansions (one line becoming many calls) plug in through ``expand``: a hook that
+says how many calls a line becomes, or ``None`` when only a read-only List call can tell
+(for example every Submitted assignment of a HIT). Until then every line is one call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Final
+
+from turkbatch import jobs, money, policy
+from turkbatch.journal import JournalState
+from turkbatch.money import Spend, usd
+
+__all__ = [
+    "DEFAULT_MAX_BONUS",
+    "Expander",
+    "Expansion",
+    "Finding",
+    "OpPlan",
+    "Plan",
+    "price",
+    "single_call",
+    "survey",
+]
+
+#: The typo guard: a bonus above this is refused by ``run`` unless the limit is raised
+#: (TurkServer refuses a single bonus over $10, nodegame-mturk's ``maxBonus`` is $10).
+DEFAULT_MAX_BONUS: Final = Decimal("10.00")
+#: Findings of one kind kept in full; the rest are only counted.
+MAX_SHOWN: Final = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Expansion:
+    """
+    How many API calls one job line becomes.
+
+    Attributes:
+        calls: the number of calls, or ``None`` when only listing can tell.
+        listing: the read-only List operation that finds the items, if any.
+    """
+
+    calls: int | None
+    listing: str | None = None
+
+
+Expander = Callable[[jobs.Operation], Expansion]
+"""Say how many calls a line becomes (the bulk-expansion hook)."""
+
+_SINGLE: Final = Expansion(calls=1)
+
+
+def single_call(op: jobs.Operation) -> Expansion:
+    """Every line is one call: the expansion of a job without bulk forms."""
+    return _SINGLE
+
+
+def price(op: jobs.Operation) -> Decimal | None:
+    """Return what one operation costs the account with fees, ``None`` if the job can't say."""
+    spend = Spend()
+    _charge(spend, op)
+    return None if spend.unknown else spend.total
+
+
+def _charge(spend: Spend, op: jobs.Operation) -> Decimal | None:
+    """Add an operation's cost to ``spend``; return a bonus's amount (else ``None``)."""
+    if op.op == "SendBonus":
+        amount = money.parse(op.params["BonusAmount"])
+        spend.add_bonus(amount)
+        return amount
+    if op.op == "CreateHIT":
+        spend.add_hit(money.parse(op.params["Reward"]), int(op.params.get("MaxAssignments", 1)))
+    elif op.op in ("CreateHITWithHITType", "CreateAdditionalAssignmentsForHIT"):
+        spend.unknown += 1
+    return None
+
+
+@dataclass(slots=True)
+class OpPlan:
+    """
+    One operation's lines in a plan.
+
+    Attributes:
+        lines: job lines naming it.
+        calls: the calls those lines become, where known.
+        expanding: lines whose calls are known only once listed at run time.
+        done: lines the journal records as done (a run skips them).
+        failed: lines that failed in an earlier run (skipped unless ``--retry-failed``).
+        in_doubt: lines sent by a run that stopped before hearing back.
+        to_send: lines a run would send now (in-doubt ones are looked up first).
+        recipients: worker ids named, for NotifyWorkers.
+    """
+
+    lines: int = 0
+    calls: int = 0
+    expanding: int = 0
+    done: int = 0
+    failed: int = 0
+    in_doubt: int = 0
+    to_send: int = 0
+    recipients: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One warning about a job: its kind, what to tell the user, and the lines involved."""
+
+    kind: str
+    message: str
+    lines: tuple[int, ...] = ()
+
+
+@dataclass(slots=True, kw_only=True)
+class Plan:
+    """
+    What a job will do and cost. Amounts are in USD.
+
+    Attributes:
+        job: the job file.
+        journal: its journal's path; ``journal_found`` says whether it exists yet.
+        max_bonus: the typo guard in force, ``None`` for none.
+        operations: the job's operations (lines); ``barriers``: its barrier lines.
+        by_op: per operation name, sorted.
+        job_spend: everything the job moves, done or not.
+        spend: what a run would move now (lines not done yet).
+        over_limit: ``(line, amount)`` of bonuses to send above ``max_bonus`` (the first
+            :data:`MAX_SHOWN`); ``over_limit_count``: all of them.
+        findings: warnings (the first :data:`MAX_SHOWN` of each kind); ``counts``: how
+            many of each kind there were.
+        listings: the read-only List operations bulk expansions call.
+        job_changed: the journal's last run ran a different version of the job.
+        balance: the account's available balance, once looked up; ``balance_error`` says
+            why it could not be.
+        endpoint: where the balance was looked up.
+    """
+
+    job: str
+    journal: str | None = None
+    journal_found: bool = False
+    max_bonus: Decimal | None = DEFAULT_MAX_BONUS
+    operations: int = 0
+    barriers: int = 0
+    by_op: dict[str, OpPlan] = field(default_factory=dict)
+    job_spend: Spend = field(default_factory=Spend)
+    spend: Spend = field(default_factory=Spend)
+    over_limit: list[tuple[int, Decimal]] = field(default_factory=list)
+    over_limit_count: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    listings: set[str] = field(default_factory=set)
+    job_changed: bool = False
+    balance: Decimal | None = None
+    balance_error: str | None = None
+    endpoint: str | None = None
+
+    def total(self) -> OpPlan:
+        """Return the sums over every operation."""
+        t = OpPlan()
+        for p in self.by_op.values():
+            for name in OpPlan.__slots__:
+                setattr(t, name, getattr(t, name) + getattr(p, name))
+        return t
+
+    @property
+    def iam(self) -> dict[str, str]:
+        """Every IAM action the job needs, with why."""
+        return policy.needed(self.by_op, listings=self.listings)
+
+    def find(self, kind: str, message: str, lines: Iterable[int] = ()) -> None:
+        """Record a finding (kept in full for the first :data:`MAX_SHOWN` of its kind)."""
+        count = self.counts[kind] = self.counts.get(kind, 0) + 1
+        if count <= MAX_SHOWN:
+            self.findings.append(Finding(kind, message, tuple(lines)))
+
+    def refusals(self, *, max_spend: Decimal | None = None) -> list[str]:
+        """
+        Return why ``run`` must not start (empty when it may): the typo guard, the spend
+        cap, and the balance once looked up.
+        """
+        out: list[str] = []
+        if self.over_limit_count and self.max_bonus is not None:
+            shown = ", ".join(f"line {n} ({usd(a)})" for n, a in self.over_limit[:3])
+            more = "" if self.over_limit_count <= 3 else f" and {self.over_limit_count - 3} more"
+            out.append(
+                f"{self.over_limit_count} bonus(es) above the {usd(self.max_bonus)} typo "
+                f"guard: {shown}{more}; if they are right, raise the limit with "
+                "--max-bonus AMOUNT"
+            )
+        if max_spend is not None and self.spend.unknown:
+            out.append(
+                f"--max-spend cannot be kept: {self.spend.unknown} line(s) create HITs or "
+                "assignments whose reward the job does not state (it is the HIT type's)"
+            )
+        elif max_spend is not None and self.spend.total > max_spend:
+            out.append(
+                f"this run would spend {usd(self.spend.total)} ({_spend_text(self.spend)}), "
+                f"more than --max-spend {usd(max_spend)}"
+            )
+        if self.balance is not None and self.balance < self.spend.total:
+            out.append(
+                f"the available balance {usd(self.balance)} does not cover the "
+                f"{usd(self.spend.total)} this run would spend ({_spend_text(self.spend)}); "
+                "add funds (or --no-balance-check if you know better)"
+            )
+        return out
+
+    def as_dict(self, *, max_spend: Decimal | None = None) -> dict[str, Any]:
+        """Return the plan as a JSON-ready record (amounts as strings)."""
+        return {
+            "job": self.job,
+            "journal": self.journal,
+            "journal_found": self.journal_found,
+            "job_changed": self.job_changed,
+            "operations": self.operations,
+            "barriers": self.barriers,
+            "by_op": {op: _op_dict(p) for op, p in self.by_op.items()},
+            "total": _op_dict(self.total()),
+            "job_spend": self.job_spend.as_dict(),
+            "to_spend": self.spend.as_dict(),
+            "max_bonus": None if self.max_bonus is None else f"{self.max_bonus:.2f}",
+            "max_spend": None if max_spend is None else f"{max_spend:.2f}",
+            "balance": None if self.balance is None else f"{self.balance:.2f}",
+            "balance_error": self.balance_error,
+            "endpoint": self.endpoint,
+            "covered": None if self.balance is None else self.balance >= self.spend.total,
+            "iam_actions": list(self.iam),
+            "warnings": [
+                {"kind": f.kind, "message": f.message, "lines": list(f.lines)}
+                for f in self.findings
+            ],
+            "warning_counts": dict(self.counts),
+            "refusals": self.refusals(max_spend=max_spend),
+        }
+
+def _op_dict(p: OpPlan) -> dict[str, int]:
+    return {name: getattr(p, name) for name in OpPlan.__slots__}
+
+
+def _spend_text(spend: Spend) -> str:
+    parts = []
+    if spend.bonuses:
+        parts.append(f"bonuses {usd(spend.bonus)}")
+    if spend.hits:
+        parts.append(f"HIT rewards {usd(spend.rewards)}")
+    parts.append(f"fees {usd(spend.fees)}")
+    return " + ".join(parts)

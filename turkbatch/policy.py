@@ -1,0 +1,72 @@
+"""
+The least-privilege IAM policy a job needs: its own calls and the ones turkbatch adds.
+
+MTurk supports no resource-level permissions and no condition keys, so the policy is one
+``Allow`` statement of ``mechanicalturk:`` actions on ``"Resource": "*"`` (mturk-facts §9).
+Besides the job's operations, turkbatch itself calls:
+
+- ``GetAccountBalance`` before paying (the balance check) and in ``plan``, when the job
+  moves money;
+- ``ListBonusPayments`` to look up in-doubt bonuses on resume (and with ``--reconcile``);
+- ``GetAssignment`` to confirm an "already approved/rejected" answer;
+- the read-only ``List*`` operation of every bulk expansion in the job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Final
+
+from turkbatch.catalog import MONEY_OPERATIONS, iam_action
+
+__all__ = ["POLICY_VERSION", "document", "needed"]
+
+POLICY_VERSION: Final = "2012-10-17"
+
+#: Why turkbatch makes a call the job does not name.
+BALANCE_CHECK: Final = "balance check before paying"
+_HELPERS: Final = (
+    (frozenset({"SendBonus"}), "ListBonusPayments", "look up in-doubt bonuses on resume"),
+    (
+        frozenset({"ApproveAssignment", "RejectAssignment"}),
+        "GetAssignment",
+        "confirm an 'already reviewed' answer",
+    ),
+)
+
+
+def needed(ops: Iterable[str], *, listings: Iterable[str] = ()) -> dict[str, str]:
+    """
+    Return every IAM action a job needs, sorted, each with why it is needed.
+
+    Args:
+        ops: the operations the job's lines name.
+        listings: the read-only List operations its bulk expansions call.
+
+    Raises:
+        KeyError: one of the names is not an MTurk operation.
+    """
+    names = set(ops)
+    why = {iam_action(op): "job lines" for op in names}
+    for op in set(listings):
+        why.setdefault(iam_action(op), "bulk expansion")
+    if names & MONEY_OPERATIONS:
+        why.setdefault(iam_action("GetAccountBalance"), BALANCE_CHECK)
+    for users, helper, reason in _HELPERS:
+        if names & users:
+            why.setdefault(iam_action(helper), reason)
+    return dict(sorted(why.items()))
+
+
+def document(actions: Iterable[str]) -> dict[str, Any]:
+    """Return the IAM policy document allowing ``actions`` (sorted) on every resource."""
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": sorted(set(actions)),
+                "Resource": "*",
+            }
+        ],
+    }
