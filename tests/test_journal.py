@@ -22,6 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from turkbatch import journal as journal_module
 from turkbatch.errors import JournalCorrupt, JournalError, JournalLocked, JournalWriteError
 from turkbatch.journal import IntentRecord, Journal, JournalState
 
@@ -452,11 +453,16 @@ def _model(recs: list[dict[str, Any]]) -> tuple[set[str], set[str], dict[str, in
     recs=st.lists(_RECORD, max_size=30),
     cut=st.integers(min_value=0),
     junk=st.binary(max_size=40).filter(lambda b: b"\n" not in b),
+    chunk=st.sampled_from([1, 7, 64, journal_module._CHUNK]),
 )
 def test_any_torn_prefix_replays_as_its_complete_records(
-    recs: list[dict[str, Any]], cut: int, junk: bytes
+    recs: list[dict[str, Any]], cut: int, junk: bytes, chunk: int
 ) -> None:
-    """Cut a journal anywhere and add junk: replay never raises, and equals the model."""
+    """
+    Cut a journal anywhere and add junk: replay never raises, and equals the model.
+
+    Replay reads in chunks; tiny ones put chunk boundaries inside every line.
+    """
     data = b"".join(map(line, recs))
     cut %= len(data) + 1
     prefix = data[:cut]
@@ -465,7 +471,11 @@ def test_any_torn_prefix_replays_as_its_complete_records(
     with tempfile.TemporaryDirectory() as tmp:
         p = Path(tmp, "j.jsonl")
         p.write_bytes(head + torn)
-        state = Journal.read(p)
+        default, journal_module._CHUNK = journal_module._CHUNK, chunk
+        try:
+            state = Journal.read(p)
+        finally:
+            journal_module._CHUNK = default
     done_keys, failed_keys, in_doubt = _model(recs[:complete])
     assert state.records == complete
     assert state.torn_tail == bool(torn)

@@ -30,20 +30,23 @@ import structlog
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from turkbatch import jobs, reconcile
+from turkbatch import jobs, money, reconcile
+from turkbatch import plan as planning
 from turkbatch.backoff import DEFAULT_MAX_ATTEMPTS, Backoff
+from turkbatch.catalog import MONEY_OPERATIONS
 from turkbatch.client import ClientSettings, MTurkClient, Response
 from turkbatch.errors import (
     AlreadyDone,
     OperationError,
     PermanentError,
+    Refused,
     Throttled,
     TransientError,
     UsageError,
 )
-from turkbatch.journal import Journal
+from turkbatch.journal import Journal, JournalState
 from turkbatch.limits import AdaptiveLimiter
-from turkbatch.summary import Outcome, Summary
+from turkbatch.summary import Outcome, Snapshot, Summary
 
 log = structlog.get_logger()
 
@@ -82,6 +85,19 @@ class Settings:
             (which no listing can check) instead of holding them back.
         reconcile: look up every SendBonus the journal does not record as done before
             paying it (recovery after a journal was lost; one listing per assignment).
+        max_bonus: the typo guard: refuse to start when a bonus to send is above it;
+            ``None`` for no limit.
+        max_spend: refuse to start when what the run would pay (bonuses, HIT rewards and
+            their fees) is above it, and send no payment past it; ``None`` for no cap.
+        balance_check: before the first payment, refuse when the account's available
+            balance (GetAccountBalance) does not cover what the run would pay. Off by
+            default here so a program pays for the call only when it asks; the CLI
+            turns it on.
+        confirm: asked, with the plan, after the guards and before anything that changes
+            state is sent; ``False`` refuses. It blocks the event loop, which runs
+            nothing else yet (the CLI's production prompt).
+        progress: called with a :class:`~turkbatch.summary.Snapshot` every
+            ``progress_interval`` seconds; ``None`` logs ``run.progress`` events instead.
     """
 
     client: ClientSettings = field(default_factory=ClientSettings)
@@ -96,6 +112,11 @@ class Settings:
     backoff: Backoff = field(default_factory=Backoff)
     resend_expired: bool = False
     reconcile: bool = False
+    max_bonus: Decimal | None = planning.DEFAULT_MAX_BONUS
+    max_spend: Decimal | None = None
+    balance_check: bool = False
+    confirm: Callable[[planning.Plan], bool] | None = None
+    progress: Callable[[Snapshot], None] | None = None
 
 
 JobSource = str | Path | Iterable[Mapping[str, Any]]
@@ -124,6 +145,8 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
     Raises:
         JobError: the job is invalid; nothing was sent.
         UsageError: the settings are unusable; nothing was sent.
+        Refused: a guard refused (typo guard, spend cap, balance, not confirmed); nothing
+            that changes state was sent.
         JournalError: the journal is locked, damaged or cannot be written.
     """
     settings = settings or Settings()
@@ -145,31 +168,25 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
         def source() -> Iterator[jobs.Operation | jobs.Barrier]:
             return jobs.iter_items(items)
 
+    name = str(job) if isinstance(job, str | Path) else "<items>"
+    preflight = _preflight(name, source, stats, settings, journal_path)
     async with contextlib.AsyncExitStack() as stack:
-        if sim:
-            from turkbatch.sim import Simulator
-
-            server = await stack.enter_async_context(Simulator())
-            key, secret = SIM_CREDENTIALS
-            settings = replace(
-                settings,
-                client=replace(
-                    settings.client,
-                    endpoint_url=server.endpoint_url,
-                    access_key=key,
-                    secret_key=secret,
-                ),
-            )
+        settings = await _connect(stack, settings, sim)
         client_settings = replace(settings.client, max_pool_connections=settings.concurrency)
         client = await stack.enter_async_context(MTurkClient(client_settings))
         await client.check_credentials()
+        summary = Summary(
+            journal=str(journal_path), endpoint=client_settings.url, operations=stats.operations
+        )
+        if preflight is not None:
+            preflight.endpoint = client_settings.url
+            await _guard(preflight, settings, _Caller(settings, client, summary))
         journal = await Journal.open(
             journal_path,
             job_digest=stats.digest,
             job_path=str(job) if isinstance(job, str | Path) else None,
         )
         stack.push_async_callback(journal.close)
-        summary = Summary(journal=str(journal_path), endpoint=client_settings.url)
         previous = journal.state.runs[-1]["job"] if journal.state.runs else None
         summary.job_changed = previous is not None and previous != stats.digest
         if summary.job_changed:
@@ -199,21 +216,228 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
         pending=t.pending,
         interrupted=summary.interrupted,
         elapsed=round(summary.elapsed, 3),
+        bonus_paid=str(summary.bonus_paid),
+        fees_paid=str(summary.fees_paid),
     )
     return summary
 
 
-class _Run:
+async def plan(
+    job: str | Path, settings: Settings | None = None, *, sim: bool = False, offline: bool = False
+) -> planning.Plan:
+    """
+    Work out what running ``job`` would do and cost, sending nothing that changes state.
+
+    The journal is read without locking it (a run may be using it). Unless ``offline``,
+    the account's balance is looked up (GetAccountBalance); when that fails, the plan
+    says why in ``balance_error``.
+
+    Raises:
+        JobError: the job is invalid.
+        JournalError: the journal cannot be read or is damaged.
+    """
+    settings = settings or Settings()
+    stats = jobs.check_job(job)
+    journal_path = settings.journal or journal_path_for(job)
+    state = Journal.read(journal_path) if journal_path.exists() else None
+    result = planning.survey(
+        str(job),
+        jobs.read_job(job),
+        state=state,
+        journal=str(journal_path),
+        digest=stats.digest,
+        max_bonus=settings.max_bonus,
+        retry_failed=settings.retry_failed,
+    )
+    if offline:
+        return result
+    async with contextlib.AsyncExitStack() as stack:
+        settings = await _connect(stack, replace(settings, max_attempts=3), sim)
+        client = await stack.enter_async_context(MTurkClient(settings.client))
+        result.endpoint = settings.client.url
+        try:
+            await client.check_credentials()
+            result.balance = await _Caller(settings, client, Summary()).balance()
+        except (UsageError, OperationError) as exc:
+            result.balance_error = str(exc)
+    return result
+
+
+async def _connect(stack: contextlib.AsyncExitStack, settings: Settings, sim: bool) -> Settings:
+    """Start the embedded simulator when asked to, and point the settings at it."""
+    if not sim:
+        return settings
+    from turkbatch.sim import Simulator
+
+    server = await stack.enter_async_context(Simulator())
+    key, secret = SIM_CREDENTIALS
+    client = replace(
+        settings.client, endpoint_url=server.endpoint_url, access_key=key, secret_key=secret
+    )
+    return replace(settings, client=client)
+
+
+def _preflight(
+    name: str,
+    source: Callable[[], Iterator[jobs.Operation | jobs.Barrier]],
+    stats: jobs.JobStats,
+    settings: Settings,
+    journal_path: Path,
+) -> planning.Plan | None:
+    """
+    Survey what the run would pay and apply the guards that need no request.
+
+    The journal is read without its lock: if another run holds it, opening it fails
+    later anyway, and if one just finished, what is left is only overestimated.
+
+    Returns:
+        The plan, or ``None`` when no guard needs it (nothing moves money, no prompt).
+
+    Raises:
+        Refused: the typo guard or the spend cap refuses.
+    """
+    guarded = settings.max_bonus is not None or settings.max_spend is not None
+    moves_money = not MONEY_OPERATIONS.isdisjoint(stats.by_op)
+    if settings.confirm is None and not (moves_money and (guarded or settings.balance_check)):
+        return None
+    state: JournalState | None = Journal.read(journal_path) if journal_path.exists() else None
+    result = planning.survey(
+        name,
+        source(),
+        state=state,
+        journal=str(journal_path),
+        digest=stats.digest,
+        max_bonus=settings.max_bonus,
+        retry_failed=settings.retry_failed,
+        details=False,
+    )
+    _refuse(result.refusals(max_spend=settings.max_spend))
+    return result
+
+
+async def _guard(preflight: planning.Plan, settings: Settings, caller: _Caller) -> None:
+    """Check the balance, then ask for confirmation: the last steps before sending."""
+    if settings.balance_check and (preflight.spend.total > 0 or settings.confirm):
+        try:
+            preflight.balance = await caller.balance()
+        except OperationError as exc:
+            raise Refused(
+                f"cannot check the balance before paying (GetAccountBalance: {exc.message}); "
+                "allow mechanicalturk:GetAccountBalance, or run with --no-balance-check"
+            ) from exc
+        _refuse(preflight.refusals(max_spend=settings.max_spend))
+    if settings.confirm is not None and not settings.confirm(preflight):
+        raise Refused("not confirmed")
+
+
+def _refuse(reasons: list[str]) -> None:
+    if reasons:
+        raise Refused(reasons)
+
+
+def _log_progress(s: Snapshot) -> None:
+    log.info(
+        "run.progress",
+        done=s.done,
+        failed=s.failed,
+        skipped=s.skipped,
+        in_flight=s.in_flight,
+        requests=s.requests,
+        rate_ceiling=round(s.rate_ceiling, 1),
+        throttled=s.throttles,
+        bonus_paid=str(s.bonus_paid),
+    )
+
+
+class _Caller:
+    """turkbatch's one retry layer: every MTurk call goes through :meth:`request`."""
+
+    def __init__(self, settings: Settings, client: MTurkClient, summary: Summary) -> None:
+        self.settings = settings
+        self.client = client
+        self.summary = summary
+        self.limiter = AdaptiveLimiter(settings.rate)
+
+    async def request(
+        self, op: str, params: Mapping[str, Any], *, key: str | None = None
+    ) -> Response:
+        """
+        Call MTurk through the limiter: turkbatch's one retry layer.
+
+        Throttling is retried without limit, slowing the limiter; transient errors are
+        retried with capped exponential backoff and jitter, up to ``max_attempts``.
+
+        Raises:
+            OperationError: ``AlreadyDone``, ``PermanentError``, or the last
+                ``TransientError`` once attempts are exhausted.
+        """
+        attempt = tries = 0
+        while True:
+            await self.limiter.acquire()
+            self.summary.requests += 1
+            tries += 1
+            try:
+                response = await self._send(op, params, key, tries)
+            except Throttled:
+                self.limiter.on_throttle()
+                self.summary.retries += 1
+                await anyio.sleep(self.settings.backoff.delay(1))
+                continue
+            except TransientError as exc:
+                attempt += 1
+                if attempt >= self.settings.max_attempts:
+                    raise
+                self.summary.retries += 1
+                log.debug("op.retry_scheduled", op=op, key=key, attempt=attempt, error=exc.code)
+                await anyio.sleep(self.settings.backoff.delay(attempt))
+                continue
+            except OperationError:
+                self.limiter.on_success()
+                raise
+            self.limiter.on_success()
+            return response
+
+    async def _send(
+        self, op: str, params: Mapping[str, Any], key: str | None, attempt: int
+    ) -> Response:
+        """Make one request; at debug level, log what came of it (never its headers)."""
+        started = time.monotonic()
+        try:
+            response = await self.client.call(op, params)
+        except OperationError as exc:
+            ms = round((time.monotonic() - started) * 1000, 1)
+            log.debug(
+                "request.error",
+                op=op,
+                key=key,
+                attempt=attempt,
+                code=exc.code,
+                request_id=exc.request_id,
+                ms=ms,
+            )
+            raise
+        ms = round((time.monotonic() - started) * 1000, 1)
+        log.debug(
+            "request.ok", op=op, key=key, attempt=attempt, request_id=response.request_id, ms=ms
+        )
+        return response
+
+    async def balance(self) -> Decimal:
+        """Return the account's available balance (GetAccountBalance)."""
+        body = (await self.request("GetAccountBalance", {})).body
+        return money.parse(body.get("AvailableBalance", "0"))
+
+
+class _Run(_Caller):
     """One run's moving parts, shared by the producer and the workers."""
 
     def __init__(
         self, settings: Settings, client: MTurkClient, journal: Journal, summary: Summary
     ) -> None:
-        self.settings = settings
-        self.client = client
+        super().__init__(settings, client, summary)
         self.journal = journal
-        self.summary = summary
-        self.limiter = AdaptiveLimiter(settings.rate)
+        self.reserved = money.ZERO  # what payments sent so far may cost, for max_spend
+        self.started = time.monotonic()
         self.stopping = False
         self.in_flight = 0
         self._queued = 0
@@ -226,7 +450,7 @@ class _Run:
 
     async def run(self, source: Callable[[], Iterator[jobs.Operation | jobs.Barrier]]) -> None:
         """Settle what is in doubt, then produce and work until done or stopped."""
-        started = time.monotonic()
+        self.started = time.monotonic()
         await self._settle(source)
         operations = source()
         send, receive = anyio.create_memory_object_stream[jobs.Operation](
@@ -248,15 +472,37 @@ class _Run:
         finally:
             if self.summary.job_changed and not self.stopping:
                 self.summary.removed = len(self.journal.state.done) - self._done_seen
-            self.summary.elapsed = time.monotonic() - started
+            self.summary.elapsed = time.monotonic() - self.started
             self.summary.throttles = self.limiter.throttles
 
-    def stop(self) -> None:
-        """Take no new operations; let in-flight calls finish."""
+    def stop(self, reason: str | None = None) -> None:
+        """Take no new operations; let in-flight calls finish. ``reason``: not an interrupt."""
         if not self.stopping:
             self.stopping = True
-            self.summary.interrupted = True
+            if reason is None:
+                self.summary.interrupted = True
+            else:
+                self.summary.stopped = reason
             self._intake.cancel()
+
+    def snapshot(self) -> Snapshot:
+        """Return where the run stands, for the progress callback."""
+        t, s = self.summary.totals(), self.summary
+        return Snapshot(
+            total=s.operations,
+            done=t.done + t.already,
+            failed=t.failed,
+            skipped=t.skipped,
+            pending=t.pending,
+            in_flight=self.in_flight,
+            requests=s.requests,
+            retries=s.retries,
+            throttles=self.limiter.throttles,
+            rate_ceiling=self.limiter.rate,
+            bonus_paid=s.bonus_paid,
+            fees_paid=s.fees_paid,
+            elapsed=time.monotonic() - self.started,
+        )
 
     async def _watch_signals(self, *, task_status: TaskStatus[None]) -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -276,20 +522,10 @@ class _Run:
                 self._workers.deadline = anyio.current_time() + self.settings.grace
 
     async def _report_progress(self) -> None:
+        report = self.settings.progress or _log_progress
         while True:
             await anyio.sleep(self.settings.progress_interval)
-            t = self.summary.totals()
-            log.info(
-                "run.progress",
-                done=t.done + t.already,
-                failed=t.failed,
-                skipped=t.skipped,
-                in_flight=self.in_flight,
-                requests=self.summary.requests,
-                rate_ceiling=round(self.limiter.rate, 1),
-                throttled=self.limiter.throttles,
-                bonus_paid=str(self.summary.bonus_paid),
-            )
+            report(self.snapshot())
 
     async def _produce(
         self,
@@ -355,51 +591,18 @@ class _Run:
                     if self._queued == 0 and self._idle is not None:
                         self._idle.set()
 
-    async def request(self, op: str, params: Mapping[str, Any]) -> Response:
-        """
-        Call MTurk through the limiter: turkbatch's one retry layer.
-
-        Throttling is retried without limit, slowing the limiter; transient errors are
-        retried with capped exponential backoff and jitter, up to ``max_attempts``.
-
-        Raises:
-            OperationError: ``AlreadyDone``, ``PermanentError``, or the last
-                ``TransientError`` once attempts are exhausted.
-        """
-        attempt = 0
-        while True:
-            await self.limiter.acquire()
-            self.summary.requests += 1
-            try:
-                response = await self.client.call(op, params)
-            except Throttled:
-                self.limiter.on_throttle()
-                self.summary.retries += 1
-                await anyio.sleep(self.settings.backoff.delay(1))
-                continue
-            except TransientError as exc:
-                attempt += 1
-                if attempt >= self.settings.max_attempts:
-                    raise
-                self.summary.retries += 1
-                log.debug("op.retry_scheduled", op=op, attempt=attempt, error=exc.code)
-                await anyio.sleep(self.settings.backoff.delay(attempt))
-                continue
-            except OperationError:
-                self.limiter.on_success()
-                raise
-            self.limiter.on_success()
-            return response
-
     async def execute(self, item: jobs.Operation) -> None:
         """Send one operation; journal and count its outcome."""
+        if item.op in MONEY_OPERATIONS and not self._reserve(item):
+            self.summary.count(item.op, Outcome.PENDING)
+            return
         token = item.token
         if token is not None:
             await self.journal.intent(
                 item.key, op=item.op, token=token, params=_intent_params(item)
             )
         try:
-            response = await self.request(item.op, item.params)
+            response = await self.request(item.op, item.params, key=item.key)
         except AlreadyDone as exc:
             await self._already(item, exc)
         except OperationError as exc:
@@ -508,13 +711,33 @@ class _Run:
             message=exc.message,
         )
 
+    def _reserve(self, item: jobs.Operation) -> bool:
+        """Set a payment's cost against ``max_spend``; stop the run rather than pass it."""
+        cap = self.settings.max_spend
+        if cap is None:
+            return True
+        cost = planning.price(item)
+        if cost is not None and self.reserved + cost <= cap:
+            self.reserved += cost
+            return True
+        why = "its cost is unknown" if cost is None else f"it costs {money.usd(cost)}"
+        log.error("run.spend_cap", key=item.key, op=item.op, line=item.line, cap=str(cap))
+        self.stop(
+            f"--max-spend {money.usd(cap)} reached: {money.usd(self.reserved)} committed, "
+            f"line {item.line} not sent ({why})"
+        )
+        return False
+
     def _finish(self, item: jobs.Operation, outcome: Outcome) -> None:
         self.summary.count(item.op, outcome)
         if item.op == "SendBonus" and outcome in (Outcome.DONE, Outcome.ALREADY, Outcome.SKIPPED):
-            amount = Decimal(str(item.params["BonusAmount"]))
+            amount = money.parse(item.params["BonusAmount"])
+            fee = money.bonus_fee(amount)
             self.summary.bonus_total += amount
+            self.summary.fees_total += fee
             if outcome is not Outcome.SKIPPED:
                 self.summary.bonus_paid += amount
+                self.summary.fees_paid += fee
 
 
 def _intent_params(item: jobs.Operation) -> dict[str, Any] | None:

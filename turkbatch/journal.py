@@ -114,11 +114,14 @@ def _replay(fd: int, path: str) -> tuple[JournalState, int]:
 
     Raises:
         JournalCorrupt: a line other than the last is damaged.
+        JournalError: it cannot be read.
     """
     paused = gc.isenabled()
     gc.disable()
     try:
         return _fold(fd, path)
+    except OSError as exc:
+        raise JournalError(f"cannot read journal {path}: {exc.strerror}") from exc
     finally:
         if paused:
             gc.enable()

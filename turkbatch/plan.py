@@ -16,7 +16,7 @@ says how many calls a line becomes, or ``None`` when only a read-only List call 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
@@ -258,3 +258,244 @@ def _spend_text(spend: Spend) -> str:
         parts.append(f"HIT rewards {usd(spend.rewards)}")
     parts.append(f"fees {usd(spend.fees)}")
     return " + ".join(parts)
+
+
+class _Repeats:
+    """Values seen under a name; keeps them all only for names seen more than once."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, Any] = {}
+        self.more: dict[str, list[Any]] = {}
+
+    def add(self, name: str, value: Any) -> None:
+        if name not in self.first:
+            self.first[name] = value
+        else:
+            self.more.setdefault(name, [self.first[name]]).append(value)
+
+
+def survey(
+    job: str,
+    operations: Iterable[jobs.Operation | jobs.Barrier],
+    *,
+    state: JournalState | None = None,
+    journal: str | None = None,
+    digest: str | None = None,
+    max_bonus: Decimal | None = DEFAULT_MAX_BONUS,
+    retry_failed: bool = False,
+    details: bool = True,
+    expand: Expander = single_call,
+) -> Plan:
+    """
+    Work out what a validated job will do and cost; nothing is sent.
+
+    Args:
+        job: the job's name, for messages.
+        operations: the job, streamed (:func:`turkbatch.jobs.read_job`).
+        state: its journal's state, when it has one (``Journal.read``: no lock needed).
+        journal: the journal's path, for messages.
+        digest: the job's digest (``JobStats.digest``), to tell whether it changed since
+            the journal's last run.
+        max_bonus: the typo guard; ``None`` for none.
+        retry_failed: a run would send again what failed earlier.
+        details: also look for repeated assignments and recipients (memory grows with the
+            job; ``run``'s pre-flight leaves it off).
+        expand: the bulk-expansion hook.
+    """
+    plan = Plan(job=job, journal=journal, journal_found=state is not None, max_bonus=max_bonus)
+    done: Collection[str] = state.done if state else ()
+    failed: Collection[str] = state.failed if state else ()
+    in_doubt: Collection[str] = state.in_doubt if state else ()
+    bonused, messaged = _Repeats(), _Repeats()
+    for item in operations:
+        if isinstance(item, jobs.Barrier):
+            plan.barriers += 1
+            continue
+        p = plan.by_op.get(item.op) or plan.by_op.setdefault(item.op, OpPlan())
+        p.lines += 1
+        calls = expand(item)
+        if calls.calls is None:
+            p.expanding += 1
+        else:
+            p.calls += calls.calls
+        if calls.listing:
+            plan.listings.add(calls.listing)
+        amount = _charge(plan.job_spend, item)
+        if item.key in done:
+            p.done += 1
+            sending = False
+        elif item.key in failed:
+            p.failed += 1
+            sending = retry_failed
+        else:
+            if item.key in in_doubt:
+                p.in_doubt += 1
+            sending = True
+        if sending:
+            p.to_send += 1
+            _charge(plan.spend, item)
+            if amount is not None and max_bonus is not None and amount > max_bonus:
+                plan.over_limit_count += 1
+                if len(plan.over_limit) < MAX_SHOWN:
+                    plan.over_limit.append((item.line, amount))
+        if item.op == "NotifyWorkers":
+            workers = item.params.get("WorkerIds") or ()
+            p.recipients += len(workers)
+            if details:
+                for worker in workers:
+                    messaged.add(str(worker), item.line)
+        if details and amount is not None:
+            bonused.add(str(item.params["AssignmentId"]), (item.line, amount))
+    plan.by_op = dict(sorted(plan.by_op.items()))
+    plan.operations = sum(p.lines for p in plan.by_op.values())
+    plan.job_changed = bool(state and state.runs and digest and state.runs[-1]["job"] != digest)
+    _find(plan, bonused, messaged)
+    return plan
+
+
+def _find(plan: Plan, bonused: _Repeats, messaged: _Repeats) -> None:
+    """Turn what a survey counted into findings, most important first."""
+    for line, amount in plan.over_limit:
+        plan.find(
+            "over_limit",
+            f"line {line}: bonus {usd(amount)} is above the "
+            f"{usd(plan.max_bonus or money.ZERO)} typo guard (run refuses it; --max-bonus "
+            "raises the limit)",
+            [line],
+        )
+    if plan.over_limit_count:
+        plan.counts["over_limit"] = plan.over_limit_count
+    for assignment, paid in bonused.more.items():
+        each = ", ".join(f"line {n} ({usd(a)})" for n, a in paid)
+        plan.find(
+            "duplicate_bonus",
+            f"assignment {assignment} is bonused on {len(paid)} lines: {each}",
+            [n for n, _ in paid],
+        )
+    for worker, lines in messaged.more.items():
+        where = ", ".join(map(str, lines))
+        plan.find(
+            "messaged_twice",
+            f"worker {worker} is messaged {len(lines)} times (lines {where})",
+            lines,
+        )
+    t = plan.total()
+    journal = plan.journal or "the journal"
+    if t.done:
+        plan.find(
+            "already_done",
+            f"{t.done} operation(s) are already done according to {journal}: a run skips them",
+        )
+    if t.failed:
+        plan.find(
+            "failed_earlier",
+            f"{t.failed} operation(s) failed in an earlier run: a run skips them unless "
+            "--retry-failed",
+        )
+    if t.in_doubt:
+        plan.find(
+            "in_doubt",
+            f"{t.in_doubt} operation(s) were sent by a run that stopped before hearing back: "
+            "bonuses are looked up (ListBonusPayments) before anything is sent again",
+        )
+    if plan.job_changed:
+        plan.find(
+            "job_changed",
+            "the job changed since the journal's last run: unchanged lines are skipped, "
+            "new lines run, removed lines are not run",
+        )
+    if plan.job_spend.unknown:
+        plan.find(
+            "unknown_cost",
+            f"{plan.job_spend.unknown} line(s) create HITs or assignments at the reward of "
+            "their HIT type, which the job does not state: not in the totals",
+        )
+    if t.expanding:
+        listed = ", ".join(sorted(plan.listings)) or "a List operation"
+        plan.find(
+            "expansion",
+            f"{t.expanding} line(s) expand into calls found at run time with {listed}: "
+            "counted as lines, not calls",
+        )
+
+
+def render(plan: Plan, *, max_spend: Decimal | None = None) -> str:
+    """Return a plan for people: operations, money, balance, IAM actions, warnings."""
+    from turkbatch.summary import table
+
+    journal = "none yet" if not plan.journal_found else "found"
+    out = [f"plan for {plan.job} (journal {plan.journal}: {journal})", ""]
+    header = ("operation", "lines", "calls", "done", "failed", "in doubt", "to send")
+    rows = [(op, *_row(p)) for op, p in plan.by_op.items()]
+    out += table(header, rows, ("total", *_row(plan.total())))
+    for op, p in plan.by_op.items():
+        if p.recipients:
+            out.append(f"{op}: {p.recipients} worker id(s) named")
+    s, job = plan.spend, plan.job_spend
+    out += ["", f"to spend now: {usd(s.total)}"]
+    if s.bonuses:
+        out.append(
+            f"  {s.bonuses} bonus(es) {usd(s.bonus)} + MTurk fees {usd(s.bonus_fees)} "
+            "(20% each, at least $0.01)"
+        )
+    if s.hits:
+        out.append(f"  {s.hits} HIT(s): rewards {usd(s.rewards)} + fees {usd(s.reward_fees)}")
+    if job.total != s.total:
+        out.append(f"  whole job, done or not: {usd(job.total)} ({_spend_text(job)})")
+    guard = "off" if plan.max_bonus is None else f"bonuses above {usd(plan.max_bonus)} refused"
+    out.append(f"typo guard: {guard}")
+    if max_spend is not None:
+        out.append(f"spend cap (--max-spend): {usd(max_spend)}")
+    out.append(_balance_line(plan))
+    out += ["", "IAM actions needed (`turkbatch policy` prints the policy):"]
+    width = max((len(a) for a in plan.iam), default=0)
+    out += [f"  {action.ljust(width)}  {why}" for action, why in plan.iam.items()]
+    if plan.findings:
+        out += ["", f"warnings ({sum(plan.counts.values())}):"]
+        out += [f"  {f.message}" for f in plan.findings]
+        out += [
+            f"  ... and {n - MAX_SHOWN} more {kind} warning(s)"
+            for kind, n in plan.counts.items()
+            if n > MAX_SHOWN
+        ]
+    refusals = plan.refusals(max_spend=max_spend)
+    out.append("")
+    if refusals:
+        out.append("run would refuse to start:")
+        out += [f"  - {r}" for r in refusals]
+    elif not plan.total().to_send:
+        out.append("nothing to send: the journal records every operation as done or failed")
+    else:
+        out.append(f"run would send {plan.total().to_send} operation(s)")
+    return "\n".join(out)
+
+
+def _row(p: OpPlan) -> tuple[object, ...]:
+    calls = f"{p.calls}+?" if p.expanding else p.calls
+    return (p.lines, calls, p.done, p.failed, p.in_doubt, p.to_send)
+
+
+def _balance_line(plan: Plan) -> str:
+    if plan.balance is None:
+        why = plan.balance_error or "not looked up"
+        return f"balance: unknown ({why})"
+    where = f" at {plan.endpoint}" if plan.endpoint else ""
+    left = plan.balance - plan.spend.total
+    if left >= 0:
+        return f"balance: {usd(plan.balance)}{where}: covers it ({usd(left)} left after)"
+    return f"balance: {usd(plan.balance)}{where}: does NOT cover it ({usd(-left)} short)"
+
+
+def confirmation(plan: Plan, endpoint: str) -> str:
+    """Return what the production prompt shows before asking: the plan's totals."""
+    t = plan.total()
+    lines = [
+        f"About to run {plan.job} against the PRODUCTION endpoint {endpoint}: real money.",
+        f"  operations: {plan.operations} in the job, {t.to_send} to send "
+        f"({t.done} already done)",
+        f"  to spend:   {usd(plan.spend.total)} ({_spend_text(plan.spend)})",
+        "  " + _balance_line(plan),
+    ]
+    if plan.spend.unknown:
+        lines.append(f"  plus {plan.spend.unknown} line(s) at their HIT type's reward")
+    return "\n".join(lines)

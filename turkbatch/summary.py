@@ -1,10 +1,19 @@
-"""What a run did, counted by operation: the value the engine returns and the CLI prints."""
+"""
+What a run did, counted by operation: the value the engine returns and the CLI prints.
+
+Also the :class:`Snapshot` of a run in progress the engine hands its progress callback,
+and :func:`table`, the plain-text table every turkbatch command prints.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
+
+from turkbatch.money import ZERO, usd
 
 
 class Outcome(StrEnum):
@@ -14,7 +23,7 @@ class Outcome(StrEnum):
     ALREADY = "already"  # MTurk said it was already done (earlier attempt or run)
     FAILED = "failed"  # permanent error, or transient retries exhausted
     SKIPPED = "skipped"  # not sent: the journal says an earlier run finished it
-    PENDING = "pending"  # not finished: the run was interrupted first
+    PENDING = "pending"  # not finished: the run was interrupted (or stopped) first
 
 
 class ExitCode:
@@ -46,26 +55,85 @@ class OpCounts:
         """All operations of this kind."""
         return self.done + self.already + self.failed + self.skipped + self.pending
 
+    def as_dict(self) -> dict[str, int]:
+        """Return the counts keyed by outcome."""
+        return {o.value: getattr(self, o.value) for o in Outcome}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Snapshot:
+    """
+    Where a run stands, handed to the progress callback a few times a second.
+
+    Attributes:
+        total: the job's operations.
+        done: done in this run, including ``already``.
+        failed: failed, in this run or (not retried) in an earlier one.
+        skipped: skipped as done by an earlier run.
+        pending: left for the next run (after an interrupt).
+        in_flight: calls being made now.
+        requests: requests sent; ``retries`` and ``throttles`` among them.
+        rate_ceiling: the limiter's current rate, in requests per second.
+        bonus_paid: bonuses paid in this run; ``fees_paid``: MTurk's fees on them.
+        elapsed: seconds since the run started.
+    """
+
+    total: int
+    done: int
+    failed: int
+    skipped: int
+    pending: int
+    in_flight: int
+    requests: int
+    retries: int
+    throttles: int
+    rate_ceiling: float
+    bonus_paid: Decimal
+    fees_paid: Decimal
+    elapsed: float
+
+    @property
+    def finished(self) -> int:
+        """Operations with an outcome."""
+        return self.done + self.failed + self.skipped
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the pace of this run so far; ``None`` until there is a pace."""
+        worked = self.done + self.failed  # skipping takes no time: leave it out of the pace
+        left = self.total - self.finished - self.pending
+        if left <= 0:
+            return 0.0
+        if worked == 0 or self.elapsed <= 0:
+            return None
+        return left * self.elapsed / worked
+
 
 @dataclass(slots=True)
 class Summary:
     """
     The result of one run.
 
-    ``bonus_paid`` is what this run paid; ``bonus_total`` is every SendBonus of the job
-    known to be paid (this run, or an earlier run or attempt), so a finished job's
-    ``bonus_total`` is the job's whole payout however many runs it took.
+    ``bonus_paid`` is what this run paid (``fees_paid``: MTurk's fees on it);
+    ``bonus_total`` is every SendBonus of the job known to be paid (this run, or an
+    earlier run or attempt), so a finished job's ``bonus_total`` is the job's whole payout
+    however many runs it took (``fees_total``: the fees on it). ``stopped`` says why a run
+    stopped early other than an interrupt (a spend cap reached).
     """
 
     by_op: dict[str, OpCounts] = field(default_factory=dict)
-    bonus_paid: Decimal = Decimal("0.00")
-    bonus_total: Decimal = Decimal("0.00")
+    operations: int = 0
+    bonus_paid: Decimal = ZERO
+    fees_paid: Decimal = ZERO
+    bonus_total: Decimal = ZERO
+    fees_total: Decimal = ZERO
     failed_earlier: int = 0
     requests: int = 0
     retries: int = 0
     throttles: int = 0
     elapsed: float = 0.0
     interrupted: bool = False
+    stopped: str | None = None
     job_changed: bool = False
     removed: int = 0
     journal: str | None = None
@@ -91,37 +159,68 @@ class Summary:
 
     @property
     def exit_code(self) -> int:
-        """0 all done, 1 some failed, 130 interrupted."""
+        """0 all done, 1 some failed or left undone by a stop, 130 interrupted."""
         if self.interrupted:
             return ExitCode.INTERRUPTED
+        if self.stopped:
+            return ExitCode.FAILED
         return ExitCode.FAILED if self.totals().failed else ExitCode.OK
 
+    @property
+    def effective_rate(self) -> float:
+        """Operations finished by calls in this run (done, already, failed) per second."""
+        t = self.totals()
+        worked = t.done + t.already + t.failed - self.failed_earlier
+        return worked / self.elapsed if self.elapsed > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the summary as one JSON-ready object (amounts as strings)."""
+        return {
+            "by_op": {op: c.as_dict() for op, c in sorted(self.by_op.items())},
+            "totals": self.totals().as_dict(),
+            "operations": self.operations,
+            "bonus_paid": f"{self.bonus_paid:.2f}",
+            "fees_paid": f"{self.fees_paid:.2f}",
+            "spent": f"{self.bonus_paid + self.fees_paid:.2f}",
+            "bonus_total": f"{self.bonus_total:.2f}",
+            "fees_total": f"{self.fees_total:.2f}",
+            "failed_earlier": self.failed_earlier,
+            "requests": self.requests,
+            "retries": self.retries,
+            "throttles": self.throttles,
+            "elapsed": round(self.elapsed, 3),
+            "effective_rate": round(self.effective_rate, 3),
+            "interrupted": self.interrupted,
+            "stopped": self.stopped,
+            "job_changed": self.job_changed,
+            "removed": self.removed,
+            "journal": self.journal,
+            "endpoint": self.endpoint,
+            "exit_code": self.exit_code,
+        }
+
     def render(self) -> str:
-        """Return the closing table, one row per operation."""
+        """Return the closing table, one row per operation, then money and pace."""
         header = ("operation", "done", "already", "failed", "skipped", "pending")
-        rows: list[tuple[str, ...]] = [header]
-        for name, c in [*sorted(self.by_op.items()), ("total", self.totals())]:
-            rows.append((name, *map(str, (c.done, c.already, c.failed, c.skipped, c.pending))))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-        lines = [
-            "  ".join(
-                cell.ljust(w) if i == 0 else cell.rjust(w)
-                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-            )
-            for row in rows
+        rows = [
+            (name, c.done, c.already, c.failed, c.skipped, c.pending)
+            for name, c in sorted(self.by_op.items())
         ]
-        lines.insert(1, "  ".join("-" * w for w in widths))
-        lines.insert(len(lines) - 1, "  ".join("-" * w for w in widths))
+        t = self.totals()
+        lines = table(header, rows, ("total", t.done, t.already, t.failed, t.skipped, t.pending))
         lines.append("")
         lines.append(
-            f"bonus paid this run: ${self.bonus_paid:.2f}   "
-            f"job bonus paid in all: ${self.bonus_total:.2f}"
+            f"bonus paid this run: {_paid(self.bonus_paid, self.fees_paid)}   "
+            f"job bonus paid in all: {_paid(self.bonus_total, self.fees_total)}"
         )
         rate = self.requests / self.elapsed if self.elapsed > 0 else 0.0
         lines.append(
             f"requests: {self.requests} ({rate:.1f}/s), retries: {self.retries}, "
-            f"throttled: {self.throttles}, elapsed: {self.elapsed:.1f}s"
+            f"throttled: {self.throttles}, elapsed: {self.elapsed:.1f}s, "
+            f"effective rate: {self.effective_rate:.1f} operations/s"
         )
+        if self.stopped:
+            lines.append(f"stopped early: {self.stopped}; {t.pending} operation(s) not sent")
         if self.job_changed:
             lines.append(
                 "the job file changed since the last run: unchanged lines were skipped "
@@ -134,3 +233,30 @@ class Summary:
                 "(add --retry-failed to retry them)"
             )
         return "\n".join(lines)
+
+
+def _paid(amount: Decimal, fees: Decimal) -> str:
+    if not fees:
+        return f"${amount:.2f}"
+    return f"${amount:.2f} + fees ${fees:.2f} = {usd(amount + fees)}"
+
+
+def table(
+    header: Sequence[str], rows: Sequence[Sequence[object]], total: Sequence[object] | None = None
+) -> list[str]:
+    """
+    Return a plain-text table: the first column left-aligned, the others right-aligned,
+    a rule under the header and (when given) above the total row.
+    """
+    cells = [[str(c) for c in row] for row in (header, *rows, *((total,) if total else ()))]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = [
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        .rstrip()
+        for r in cells
+    ]
+    rule = "  ".join("-" * w for w in widths)
+    lines.insert(1, rule)
+    if total:
+        lines.insert(len(lines) - 1, rule)
+    return lines
