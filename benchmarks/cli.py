@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", type=_keys, metavar="KEY[,KEY]", help="measure these keys")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write {key: value} here")
     parser.add_argument(
+        "--details", type=Path, metavar="PATH", help="write every raw figure and the machine here"
+    )
+    parser.add_argument(
         "--save",
         action="store_true",
         help=f"write latest.json, latest-details.json and the plot to {RESULTS}",
@@ -115,17 +118,35 @@ def main(argv: list[str] | None = None) -> int:
     figures, details, failed = measure(keys, quick=args.quick)
     machine["load_average_after"] = list(describe()["load_average"])
     elapsed = time.monotonic() - started
-    print(table(figures, machine))
+    print(table(figures, machine, quick=args.quick))
     print(f"measured in {elapsed:.0f} s")
     values = {f.key: round(f.value, 4) for f in figures}
     if args.json:
         write_json(args.json, values)
+    if args.details:
+        write_json(args.details, _details(figures, details, machine, elapsed))
     if args.save:
         _save(values, figures, details, machine, elapsed)
     if failed:
         print(f"benchmarks: not measured: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _details(
+    figures: list[Figure], details: dict[str, Any], machine: dict[str, Any], elapsed: float
+) -> dict[str, Any]:
+    """Return the details file: the machine, each figure with its verdict, every raw figure."""
+    targets = {
+        f.key: {
+            "value": f.value,
+            "target": BY_KEY[f.key].shown(),
+            "result": verdict(f),
+            "baseline": f.baseline,
+        }
+        for f in figures
+    }
+    return {"machine": machine, "elapsed_s": round(elapsed, 1), "figures": targets, **details}
 
 
 def _save(
@@ -137,17 +158,7 @@ def _save(
 ) -> None:
     """Write the committed results: the figures, the details and the throughput plot."""
     write_json(RESULTS / "latest.json", values)
-    targets = {
-        f.key: {
-            "value": f.value,
-            "target": BY_KEY[f.key].shown(),
-            "result": verdict(f),
-            "baseline": f.baseline,
-        }
-        for f in figures
-    }
-    full = {"machine": machine, "elapsed_s": round(elapsed, 1), "figures": targets, **details}
-    write_json(RESULTS / "latest-details.json", full)
+    write_json(RESULTS / "latest-details.json", _details(figures, details, machine, elapsed))
     curve = details["measurements"].get("latency_hiding", {}).get("curve")
     if curve:
         write_json(RESULTS / "throughput.json", {"machine": machine, **curve})

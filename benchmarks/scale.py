@@ -15,7 +15,7 @@ class Scale:
     Attributes:
         overhead_ops: SendBonus calls per engine-overhead run (turkbatch and bare loop).
         overhead_concurrency: calls in flight in both.
-        overhead_rounds: alternating rounds of both; each side's best round counts.
+        overhead_rounds: rounds of both, back to back; the median round ratio counts.
         latency_ms: simulated latency for latency hiding and the throughput curve.
         boto3_ops: calls of the sequential boto3 loop.
         curve: concurrencies of the throughput curve; its last one is the hiding figure.
@@ -29,15 +29,15 @@ class Scale:
         memory_large: operations of the large memory run.
         memory_concurrency: calls in flight in the memory runs.
         big_lines: lines of the big job and records of the big journal.
-        scan_rounds: alternating rounds of each scan and its orjson baseline; best counts.
+        scan_rounds: rounds of each scan and its orjson loop; the median ratio counts.
         capacity_seconds: how long each simulator capacity load lasts.
         capacity_concurrency: connections of each capacity load.
         timeout: seconds any one child process may take.
     """
 
-    overhead_ops: int = 5_000
+    overhead_ops: int = 3_000
     overhead_concurrency: int = 32
-    overhead_rounds: int = 2
+    overhead_rounds: int = 3
     latency_ms: float = 100.0
     boto3_ops: int = 50
     curve: tuple[int, ...] = (1, 4, 16, 64, 256)
@@ -51,7 +51,7 @@ class Scale:
     memory_large: int = 100_000
     memory_concurrency: int = 64
     big_lines: int = 1_000_000
-    scan_rounds: int = 3
+    scan_rounds: int = 2
     capacity_seconds: float = 5.0
     capacity_concurrency: int = 64
     timeout: float = 600.0
@@ -61,18 +61,18 @@ FULL = Scale()
 """The issue's scale: about 6 minutes on 2 idle cores."""
 
 QUICK = Scale(
-    overhead_ops=150,
+    overhead_ops=100,
     overhead_rounds=1,
     boto3_ops=5,
     curve=(8,),
     curve_seconds=0.5,
-    curve_max_ops=40,
-    adaptive_ops=60,
-    memory_small=50,
-    memory_large=500,
+    curve_max_ops=24,
+    adaptive_ops=40,
+    memory_small=20,
+    memory_large=200,
     big_lines=20_000,
     scan_rounds=1,
-    capacity_seconds=0.5,
+    capacity_seconds=0.3,
     capacity_concurrency=8,
     timeout=60.0,
 )

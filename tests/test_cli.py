@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ import anyio
 import orjson
 import pytest
 
+from turkbatch import jobs
 from turkbatch.sim import SimAdmin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,3 +151,249 @@ def test_interrupt_and_resume_pays_each_bonus_once(
     assert resumed.returncode == 0, resumed.stderr
     paid = Counter(b["AssignmentId"] for b in ledger(url)["bonuses"])
     assert len(paid) == n and set(paid.values()) == {1}
+
+
+# --- operator experience: plan, guards, status, report, policy, skeleton, redaction ---
+
+COMMANDS = ("run", "plan", "status", "report", "policy", "skeleton")
+#: Runs the CLI with the production endpoint pointed at a local simulator (argv[1]) and the
+#: sandbox at argv[2], so that no test can ever reach the real service.
+REDIRECTED = (
+    "import sys, turkbatch.client as c; c.PRODUCTION_URL, c.SANDBOX_URL = sys.argv[1:3]; "
+    "from turkbatch.cli import main; raise SystemExit(main(sys.argv[3:]))"
+)
+
+
+def counters(url: str) -> dict[str, int]:
+    """Requests the simulator received, by operation."""
+
+    async def fetch() -> dict[str, Any]:
+        async with SimAdmin(url) as admin:
+            return await admin.counters()
+
+    ops = anyio.run(fetch)["operations"]
+    return {op: c["received"] for op, c in ops.items() if c["received"]}
+
+
+def on_pty(args: list[str], answer: str | None) -> tuple[int, str]:
+    """Run ``python ARGS`` on a pseudo-terminal, typing ``answer`` at the prompt."""
+    master, slave = os.openpty()
+    proc = subprocess.Popen([sys.executable, *args], stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+        if answer is not None and b"Type 'yes'" in out:
+            os.write(master, answer.encode() + b"\n")
+            answer = None
+    os.close(master)
+    return proc.wait(timeout=60), out.decode()
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the command line in this process: its exit code, stdout and stderr."""
+    from turkbatch.cli import main
+
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse's --help and usage errors
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_every_command_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    """--help on every command says what it does, with examples and exit codes."""
+    for command in COMMANDS:
+        code, out, _ = cli(capsys, command, "--help")
+        assert code == 0, command
+        assert "examples:" in out and "exit codes" in out, command
+    code, out, _ = cli(capsys, "--help")
+    assert code == 0 and all(command in out for command in COMMANDS)
+    assert "--endpoint-url" in out and "--output" in out
+
+
+def test_plan_end_to_end(sim_process: Callable[..., str], tmp_path: Path) -> None:
+    """plan shows totals, fees, balance, IAM actions and warnings, and sends no change."""
+    url = sim_process()
+    job = write_bonuses(tmp_path / "job.jsonl", 3)
+    with job.open("a") as f:
+        f.write(
+            '{"op": "SendBonus", "WorkerId": "A0000000000", "AssignmentId": "3ASSIGN0000000000",'
+            ' "BonusAmount": "12.00", "Reason": "again"}\n'
+        )
+    text = turkbatch("plan", str(job), "--endpoint-url", url)
+    assert text.returncode == 0, text.stderr
+    for part in (
+        "to spend now: $14.76",
+        "4 bonus(es) $12.30 + MTurk fees $2.46",
+        "balance: $10,000.00",
+        "mechanicalturk:SendBonus",
+        "bonused on 2 lines",
+        "above the $10.00 typo guard",
+        "run would refuse to start",
+    ):
+        assert part in text.stdout, part
+    as_json = turkbatch("--output", "json", "plan", str(job), "--endpoint-url", url)
+    record = json.loads(as_json.stdout)
+    assert record["to_spend"]["total"] == "14.76" and record["covered"] is True
+    assert counters(url) == {"GetAccountBalance": 2}
+    assert not (tmp_path / "job.journal.jsonl").exists()
+
+
+def test_refusals_send_nothing(sim_process: Callable[..., str], tmp_path: Path) -> None:
+    """Typo guard, spend cap and balance refuse with exit 2: no payment leaves."""
+    world = tmp_path / "world.json"
+    world.write_text('{"balance": "0.50"}')
+    url = sim_process("--world", str(world))
+    job = write_bonuses(tmp_path / "job.jsonl", 5)  # 5 × ($0.10 + $0.02)
+    capped = turkbatch("run", str(job), "--endpoint-url", url, "--max-spend", "0.59")
+    assert capped.returncode == 2 and "more than --max-spend $0.59" in capped.stderr
+    assert counters(url) == {}
+    broke = turkbatch("run", str(job), "--endpoint-url", url)
+    assert broke.returncode == 2 and "does not cover the $0.60" in broke.stderr
+    assert counters(url) == {"GetAccountBalance": 1}
+    assert not (tmp_path / "job.journal.jsonl").exists()
+    assert ledger(url)["bonuses"] == []
+
+
+def test_production_needs_the_flag_and_the_confirmation(
+    sim_process: Callable[..., str], tmp_path: Path
+) -> None:
+    """No request reaches production without --production and a 'yes' on the terminal."""
+    prod, sandbox = sim_process(), sim_process()
+    job = write_bonuses(tmp_path / "job.jsonl", 2)
+    base = ["-c", REDIRECTED, prod, sandbox, "run", str(job), "--progress", "0"]
+    # Without the flag: the sandbox, never production.
+    code, out = on_pty([*base, "--journal", str(tmp_path / "sandbox.jsonl")], None)
+    assert code == 0, out
+    assert counters(prod) == {} and len(ledger(sandbox)["bonuses"]) == 2
+    # Without a terminal and without --yes: refused before any request.
+    piped = subprocess.run(
+        [sys.executable, *base, "--production"], capture_output=True, text=True, timeout=60
+    )
+    assert piped.returncode == 2 and "--yes" in piped.stderr and counters(prod) == {}
+    # On a terminal: the totals and the balance, then 'no' sends nothing that pays.
+    code, out = on_pty([*base, "--production"], "no")
+    assert code == 2 and "not confirmed" in out
+    assert "PRODUCTION" in out and "$0.24" in out and "$10,000.00" in out
+    assert counters(prod) == {"GetAccountBalance": 1} and ledger(prod)["bonuses"] == []
+    # 'yes' runs it.
+    code, out = on_pty([*base, "--production"], "yes")
+    assert code == 0, out
+    assert len(ledger(prod)["bonuses"]) == 2
+
+
+def test_status_while_running_and_after(sim_process: Callable[..., str], tmp_path: Path) -> None:
+    """status reads a journal a run is writing (running), then after it (finished)."""
+    url = sim_process("--latency", "50")
+    job = write_bonuses(tmp_path / "job.jsonl", 60)
+    journal = tmp_path / "job.journal.jsonl"
+    args = ["run", str(job), "--endpoint-url", url, "--rate", "30", "--quiet"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "turkbatch", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while len(ledger(url)["bonuses"]) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    during = turkbatch("status", str(journal), "--output", "json")
+    assert during.returncode == 0, during.stderr
+    record = json.loads(during.stdout)
+    assert record["state"] == "running" and record["pid"] == proc.pid
+    assert 0 < record["total"]["done"] < 60
+    proc.communicate(timeout=60)
+    after = turkbatch("status", str(journal))
+    assert "finished" in after.stdout and "60 of 60 done" in after.stdout
+    assert "bonuses paid: 60, $6.00 + fees $1.20 = $7.20" in after.stdout
+    assert turkbatch("status", str(tmp_path / "nope.jsonl")).returncode == 2
+
+
+def test_report_policy_skeleton(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """report writes the payment record; policy the IAM policy; skeleton a valid line."""
+    journal = tmp_path / "demo.journal.jsonl"
+    assert turkbatch("run", str(ROOT / "jobs" / "demo.jsonl"), "--sim", "--journal", str(journal))
+    code, out, err = cli(capsys, "report", str(journal))
+    assert code == 0, err
+    header, *rows = out.splitlines()
+    assert header.startswith("line,key,op,outcome") and len(rows) == 10
+    as_json = json.loads(cli(capsys, "report", str(journal), "--format", "json")[1])
+    bonuses = [r for r in as_json if r["op"] == "SendBonus"]
+    assert {(r["bonus_amount"], r["fee"]) for r in bonuses} == {("1.25", "0.25"), ("0.50", "0.10")}
+    doc = json.loads(cli(capsys, "policy", str(ROOT / "jobs" / "demo.jsonl"))[1])
+    (statement,) = doc["Statement"]
+    assert statement["Resource"] == "*" and "mechanicalturk:SendBonus" in statement["Action"]
+    assert statement["Action"] == sorted(statement["Action"])
+    code, out, _ = cli(capsys, "skeleton", "SendBonus")
+    comment, line = out.splitlines()
+    assert comment.startswith("# SendBonus") and json.loads(line)["op"] == "SendBonus"
+    job = tmp_path / "skeleton.jsonl"
+    job.write_text(out)
+    assert jobs.check_job(job).operations == 1
+    code, _, err = cli(capsys, "skeleton", "SendBonsu")
+    assert code == 2 and "did you mean 'SendBonus'" in err
+    code, _, err = cli(capsys, "report", str(tmp_path / "missing.jsonl"))
+    assert code == 2 and "no such journal" in err
+
+
+def test_run_json_output_and_global_options_first(
+    sim_process: Callable[..., str], tmp_path: Path
+) -> None:
+    """AWS-CLI style: global options before the command; --output json prints one object."""
+    url = sim_process()
+    job = write_bonuses(tmp_path / "job.jsonl", 3)
+    result = turkbatch("--endpoint-url", url, "--output", "json", "run", str(job), "--quiet")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["totals"]["done"] == 3 and record["spent"] == "0.36"
+    assert record["exit_code"] == 0
+
+
+def test_no_secret_is_ever_written(sim_process: Callable[..., str], tmp_path: Path) -> None:
+    """With --debug and real-looking credentials, no secret reaches any output or file."""
+    key, secret = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    token = "FwoGZXIvYXdzEJr//////////wEaDEXAMPLESESSIONTOKEN" + "Q" * 300
+    url = sim_process()
+    job = write_bonuses(tmp_path / "job.jsonl", 20)
+    log_file, journal = tmp_path / "run.log", tmp_path / "job.journal.jsonl"
+    env = os.environ | {
+        "AWS_ACCESS_KEY_ID": key,
+        "AWS_SECRET_ACCESS_KEY": secret,
+        "AWS_SESSION_TOKEN": token,
+    }
+    args = ["run", str(job), "--endpoint-url", url, "--debug", "--log-file", str(log_file)]
+    result = subprocess.run(
+        [sys.executable, "-m", "turkbatch", *args, "--progress", "0.1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "request.ok" in log_file.read_text()  # the debug detail really was written
+    outputs = {
+        "stdout": result.stdout,
+        "stderr": result.stderr,
+        "log file": log_file.read_text(),
+        "journal": journal.read_text(),
+    }
+    for name, text in outputs.items():
+        for needle in (key, secret, token[:24], "Signature=", "X-Amz-Security-Token"):
+            assert needle not in text, f"{needle!r} in {name}"
+
+
+def test_an_empty_or_odd_endpoint_url_is_refused(tmp_path: Path) -> None:
+    """An empty --endpoint-url (an unset variable, say) is refused, never taken as the sandbox."""
+    job = write_bonuses(tmp_path / "job.jsonl", 1)
+    for url in ("", "127.0.0.1:8443", "ftp://x"):
+        result = turkbatch("run", str(job), "--endpoint-url", url)
+        assert result.returncode == 2 and "--endpoint-url must be" in result.stderr
+        assert not (tmp_path / "job.journal.jsonl").exists()

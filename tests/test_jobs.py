@@ -194,10 +194,7 @@ def test_create_hit_ops_get_tokens_too(tmp_path: Path) -> None:
         ),
         ({**BONUS, "BonusAmount": "0"}, "BonusAmount '0' must be greater than 0"),
         ({**BONUS, "BonusAmount": 1.25}, "BonusAmount must be a string, not number 1.25"),
-        (
-            {**NOTIFY, "WorkerIds": [f"A{i}" for i in range(101)]},
-            "WorkerIds has 101 items; at most 100 per call",
-        ),
+        ({**NOTIFY, "WorkerIds": []}, "WorkerIds is empty: name at least one worker"),
         ({**NOTIFY, "Subject": "s" * 201}, "Subject has 201 characters; at most 200"),
         ({**NOTIFY, "WorkerIds": ["bob"]}, "WorkerIds[0] 'bob' does not match ^A[A-Z0-9]+$"),
         (
@@ -371,7 +368,10 @@ def test_round_trip(tmp_path: Path, records: list[dict[str, Any]]) -> None:
     for record, op in zip(records, first, strict=True):
         assert isinstance(op, Operation)
         sent = {k: v for k, v in op.params.items() if k != "UniqueRequestToken"}
-        assert sent == {k: v for k, v in record.items() if k not in ("op", "id")}
+        written = {k: v for k, v in record.items() if k not in ("op", "id")}
+        if "WorkerIds" in written:  # bulk: de-duplicated, first occurrence kept
+            written["WorkerIds"] = list(dict.fromkeys(written["WorkerIds"]))
+        assert sent == written
         if "id" in record:
             assert op.key == f"id:{record['id']}"
         else:
@@ -399,3 +399,206 @@ def test_id_lines_in_different_jobs_never_share_a_token(tmp_path: Path) -> None:
     assert op_a.key == op_b.key == "id:row-1"
     assert op_a.token != op_b.token
     assert op_a.token is not None and len(op_a.token) <= 64
+
+
+# --- bulk forms -------------------------------------------------------------------------
+
+QTYPE = "3QTYPE"
+HITID = "3HIT"
+IDS = [f"AW{n:04d}" for n in range(150)]
+
+
+@pytest.mark.parametrize(
+    ("line", "bulk", "params", "filters"),
+    [
+        (
+            {"op": "NotifyWorkers", "Subject": "s", "MessageText": "m", "WorkerIds": IDS + IDS[:7]},
+            "chunks",
+            {"Subject": "s", "MessageText": "m", "WorkerIds": IDS},
+            None,
+        ),
+        (
+            {"op": "AssociateQualificationWithWorker", "QualificationTypeId": QTYPE,
+             "WorkerIds": ["A1", "A2"], "IntegerValue": 3},
+            "workers",
+            {"QualificationTypeId": QTYPE, "WorkerIds": ["A1", "A2"], "IntegerValue": 3},
+            None,
+        ),
+        (
+            {"op": "DisassociateQualificationFromWorker", "QualificationTypeId": QTYPE,
+             "WorkerIds": ["A1"], "Reason": "r"},
+            "workers",
+            {"QualificationTypeId": QTYPE, "WorkerIds": ["A1"], "Reason": "r"},
+            None,
+        ),
+        (
+            {"op": "CreateWorkerBlock", "WorkerIds": ["A1", "A1"], "Reason": "spam"},
+            "workers",
+            {"WorkerIds": ["A1"], "Reason": "spam"},
+            None,
+        ),
+        ({"op": "DeleteWorkerBlock", "WorkerIds": ["A1"]}, "workers", {"WorkerIds": ["A1"]}, None),
+        (
+            {"op": "AcceptQualificationRequest", "QualificationTypeId": QTYPE, "IntegerValue": 1,
+             "submitted_before": "2026-11-01T00:00:00Z"},
+            "requests",
+            {"QualificationTypeId": QTYPE, "IntegerValue": 1},
+            {"submitted_before": 1793491200.0},
+        ),
+        (
+            {"op": "RejectQualificationRequest", "QualificationTypeId": QTYPE, "Reason": "late",
+             "submitted_after": 1793491200, "except_workers": ["A2", "A1", "A2"]},
+            "requests",
+            {"QualificationTypeId": QTYPE, "Reason": "late"},
+            {"submitted_after": 1793491200.0, "except_workers": ["A1", "A2"]},
+        ),
+        (
+            {"op": "ApproveAssignment", "HITId": HITID, "RequesterFeedback": "ok",
+             "workers": ["A9"]},
+            "assignments",
+            {"HITId": HITID, "RequesterFeedback": "ok"},
+            {"workers": ["A9"]},
+        ),
+        (
+            {"op": "RejectAssignment", "HITId": HITID, "RequesterFeedback": "no"},
+            "assignments",
+            {"HITId": HITID, "RequesterFeedback": "no"},
+            None,
+        ),
+    ],
+)  # fmt: skip
+def test_each_bulk_form_is_one_operation_with_its_form(
+    tmp_path: Path,
+    line: dict[str, Any],
+    bulk: str,
+    params: dict[str, Any],
+    filters: dict[str, Any] | None,
+) -> None:
+    """Every bulk form validates and reads as one Operation carrying its form, its API
+    parameters (WorkerIds de-duplicated) and its normalised filters."""
+    path = write(tmp_path, APPROVE, line)
+    stats = jobs.check_job(path)
+    assert stats.bulk == {bulk: 1} and stats.operations == 2
+    _, op = operations(path)
+    assert (op.bulk, dict(op.params), op.filters) == (bulk, params, filters)
+    assert op.token is None and op.line == 2
+    written = line.get("WorkerIds", [])
+    assert op.dropped == len(written) - len(set(written))
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            {"op": "RejectQualificationRequest", "QualificationTypeId": QTYPE,
+             "QualificationRequestId": "3R"},
+            "give QualificationRequestId (one item) or QualificationTypeId (every pending "
+            "request of that type), not both",
+        ),
+        (
+            {"op": "ApproveAssignment", "AssignmentId": "3A", "HITId": HITID},
+            "give AssignmentId (one item) or HITId (every Submitted assignment of that HIT), "
+            "not both",
+        ),
+        (
+            {"op": "AssociateQualificationWithWorker", "QualificationTypeId": QTYPE,
+             "WorkerId": "A1", "WorkerIds": ["A2"]},
+            "give WorkerId (one item) or WorkerIds (one call per worker), not both",
+        ),
+        ({"op": "CreateWorkerBlock", "WorkerIds": [], "Reason": "r"},
+         "WorkerIds is empty: name at least one worker"),
+        ({"op": "CreateWorkerBlock", "WorkerIds": "A1", "Reason": "r"},
+         "WorkerIds must be a list, not string 'A1'"),
+        ({"op": "DeleteWorkerBlock", "WorkerIds": ["A1", "bob"]},
+         "WorkerIds[1] 'bob' does not match ^A[A-Z0-9]+$"),
+        ({"op": "DeleteWorkerBlock", "WorkerIds": ["A1", 7]}, "WorkerIds[1] must be a string"),
+        ({"op": "ApproveAssignment", "HITId": "bad-id"}, "HITId 'bad-id' does not match"),
+        ({"op": "ApproveAssignment", "HITId": 5}, "HITId must be a string, not number 5"),
+        ({"op": "RejectAssignment", "HITId": HITID}, "RequesterFeedback is required"),
+        ({"op": "ApproveAssignment", "HITId": HITID, "Reason": "x"},
+         "unknown parameter 'Reason' for ApproveAssignment"),
+        ({"op": "RejectQualificationRequest", "Reason": "r"}, "QualificationRequestId is required"),
+        (
+            {"op": "RejectQualificationRequest", "QualificationTypeId": QTYPE,
+             "submited_before": 0},
+            "unknown key 'submited_before' (turkbatch's own keys are op, id, barrier, "
+            "submitted_after, submitted_before, workers and except_workers); did you mean "
+            "'submitted_before'?",
+        ),
+        ({**BONUS, "workers": ["A1"]},
+         "'workers' is a filter: filters apply only to lines with a parent id"),
+        (
+            {"op": "ApproveAssignment", "AssignmentId": "3A", "submitted_before": 0},
+            "'submitted_before' is a filter: filters apply only to lines with a parent id "
+            "(ApproveAssignment takes them with HITId)",
+        ),
+        ({"op": "ApproveAssignment", "HITId": HITID, "submitted_before": "yesterday"},
+         "submitted_before must be an ISO-8601 time (e.g. 2026-11-01T00:00:00Z) or epoch "
+         "seconds, not 'yesterday'"),
+        ({"op": "ApproveAssignment", "HITId": HITID, "submitted_before": True},
+         "submitted_before must be an ISO-8601 time"),
+        ({"op": "ApproveAssignment", "HITId": HITID, "submitted_after": "2026-11-02",
+          "submitted_before": "2026-11-01"},
+         "submitted_after is not before submitted_before: the filters select nothing"),
+        ({"op": "ApproveAssignment", "HITId": HITID, "workers": ["bob"]},
+         "workers[0] 'bob' does not match ^A[A-Z0-9]+$"),
+        ({**NOTIFY, "WorkerIds": IDS, "Subject": "s" * 201},
+         "Subject has 201 characters; at most 200"),
+        ({**NOTIFY, "WorkerIds": IDS, "MessageText": "m" * 4097},
+         "MessageText has 4097 characters; at most 4096"),
+        ({**NOTIFY, "WorkerIds": [*IDS[:120], "bob", *IDS]},
+         "WorkerIds[120] 'bob' does not match ^A[A-Z0-9]+$"),
+        ({**NOTIFY, "except_workers": ["A1"]},
+         "'except_workers' is a filter: filters apply only to lines with a parent id"),
+        ({**NOTIFY, "WorkerIds": "A1"}, "WorkerIds must be a list"),
+    ],
+)  # fmt: skip
+def test_each_bad_bulk_line_is_reported_on_its_line(
+    tmp_path: Path, line: dict[str, Any], message: str
+) -> None:
+    """Every kind of bad bulk line (either/or, lists, ids, filters, NotifyWorkers' limits)
+    is an error on its line; nothing else is."""
+    path = write(tmp_path, "# header", APPROVE, line, APPROVE)
+    errors = errors_of(path)
+    assert {n for n, _ in errors} == {3}
+    assert any(text.startswith(message) for _, text in errors), errors
+
+
+def test_bulk_keys_are_content_digests_like_any_line(tmp_path: Path) -> None:
+    """A bulk line's key digests its op, parameters as de-duplicated and normalised
+    filters: repeated ids and the time's spelling do not change it; a repeat is #2."""
+    notify = {"op": "NotifyWorkers", "Subject": "s", "MessageText": "m", "WorkerIds": ["A1", "A2"]}
+    dup = {**notify, "WorkerIds": ["A1", "A2", "A1"]}
+    iso = {"op": "ApproveAssignment", "HITId": HITID, "submitted_before": "2026-11-01T00:00:00Z"}
+    epoch = {**iso, "submitted_before": 1793491200}
+    ops = operations(write(tmp_path, notify, dup, iso, epoch, {**notify, "id": "n1"}))
+    canonical = orjson.dumps(notify, option=orjson.OPT_SORT_KEYS)
+    assert ops[0].key == hashlib.sha256(canonical).hexdigest()[:24]
+    assert ops[1].key == ops[0].key + "#2" and ops[3].key == ops[2].key + "#2"
+    assert ops[4].key == "id:n1"
+    assert jobs.check_job(write(tmp_path, notify, name="a.jsonl")).digest == (
+        jobs.check_job(write(tmp_path, dup, name="b.jsonl")).digest
+    )
+
+
+def test_plain_lines_have_no_bulk_form(tmp_path: Path) -> None:
+    """Lines naming one item stay single calls: bulk None, no filters, nothing dropped."""
+    for op in operations(write(tmp_path, BONUS, APPROVE)):
+        assert (op.bulk, op.filters, op.dropped) == (None, None, 0)
+    assert jobs.check_job(write(tmp_path, BONUS, name="b.jsonl")).bulk == {}
+
+
+def test_stats_count_bulk_lines_recipients_and_duplicates() -> None:
+    """JobStats counts bulk lines per form, and NotifyWorkers recipients (per line) and
+    duplicates dropped."""
+    stats = jobs.check_items(
+        [
+            {**NOTIFY, "WorkerIds": IDS + IDS[:10]},
+            {**NOTIFY, "WorkerIds": ["A1", "A1", "A2"]},
+            {"op": "ApproveAssignment", "HITId": HITID},
+            {"op": "CreateWorkerBlock", "WorkerIds": ["A1", "A1"], "Reason": "r"},
+            BONUS,
+        ]
+    )
+    assert stats.bulk == {"assignments": 1, "chunks": 2, "workers": 1}
+    assert (stats.recipients, stats.duplicates, stats.operations) == (152, 11, 5)

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from turkbatch.client import ClientSettings
     from turkbatch.engine import Settings, run
-    from turkbatch.errors import JobError, JournalError, OperationError, TurkbatchError, UsageError
+    from turkbatch.errors import (
+        JobError,
+        JournalError,
+        OperationError,
+        Refused,
+        TurkbatchError,
+        UsageError,
+    )
     from turkbatch.summary import Outcome, Summary
 
 __version__ = version("turkbatch")
@@ -26,6 +33,7 @@ _HOMES = {
     "JobError": "turkbatch.errors",
     "JournalError": "turkbatch.errors",
     "OperationError": "turkbatch.errors",
+    "Refused": "turkbatch.errors",
     "TurkbatchError": "turkbatch.errors",
     "UsageError": "turkbatch.errors",
     "Outcome": "turkbatch.summary",
@@ -37,6 +45,7 @@ __all__ = [
     "JournalError",
     "OperationError",
     "Outcome",
+    "Refused",
     "Settings",
     "Summary",
     "TurkbatchError",

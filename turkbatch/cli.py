@@ -1,37 +1,62 @@
 """
 The command line: parse, build settings, configure logging, call the engine, map exit codes.
 
-Exit codes: 0 every operation done · 1 some operations failed · 2 invalid job or usage,
-nothing sent · 3 the journal is locked, damaged or unwritable · 130 interrupted (run the
-same command again to resume).
+Commands: ``run`` (send a job), ``plan`` (what it would do and cost), ``status`` and
+``report`` (read a journal), ``policy`` (the IAM policy a job needs), ``skeleton`` (a
+sample job line), ``sim`` (the simulator). AWS-CLI-style global options (``--profile``,
+``--region``, ``--endpoint-url``, ``--ca-bundle``, ``--no-verify-ssl``,
+``--cli-connect-timeout``, ``--cli-read-timeout``, ``--debug``, ``--output``) go before or
+after the command, with the AWS CLI's meanings.
+
+Exit codes: 0 every operation done · 1 some operations failed · 2 invalid job or usage, or
+a safety guard refused; nothing sent · 3 the journal is locked, damaged or unwritable ·
+130 interrupted (run the same command again to resume).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
+import textwrap
+from collections.abc import Callable
+from decimal import Decimal
+from functools import partial
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import anyio
 
-from turkbatch import __version__, engine, logs
+from turkbatch import __version__, engine, logs, money, plan_text, progress
+from turkbatch import plan as planning
 from turkbatch.client import DEFAULT_REGION, PRODUCTION_URL, SANDBOX_URL, ClientSettings
-from turkbatch.errors import JobError, JournalError, UsageError
+from turkbatch.errors import JobError, JournalError, Refused, UsageError
 from turkbatch.summary import ExitCode
 
-RUN_EXAMPLES = """\
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+_RAW = argparse.RawDescriptionHelpFormatter
+HELP_WIDTH = 88
+
+EXIT_CODES = """
+exit codes: 0 all done, 1 some failed, 2 invalid job or usage, or refused by a safety
+guard (nothing sent), 3 journal locked/damaged/unwritable, 130 interrupted (run again)
+"""
+RUN_EXAMPLES = (
+    """\
 examples:
   turkbatch run jobs/demo.jsonl --sim              try a job on the embedded simulator
   turkbatch run payouts.jsonl                       the MTurk sandbox (the default)
-  turkbatch run payouts.jsonl --production --yes    the real MTurk (production) endpoint
-  turkbatch run payouts.jsonl --endpoint-url http://127.0.0.1:8443
+  turkbatch run payouts.jsonl --production          real money: shows the totals, asks
+  turkbatch run payouts.jsonl --production --yes --max-spend 1500    in a script
+  turkbatch run payouts.jsonl --endpoint-url http://127.0.0.1:8443 --log-file run.log
 Running the same command again resumes: operations the journal records as done are
-skipped, and every bonus is paid exactly once.
-
-exit codes: 0 all done, 1 some failed, 2 invalid job or usage (nothing sent),
-3 journal locked/damaged/unwritable, 130 interrupted (run again to resume)
+skipped, and every bonus is paid exactly once. Before the first payment, bonuses above
+--max-bonus (the typo guard, $10.00) refuse the run, as do a total above --max-spend and
+an available balance that does not cover bonuses + MTurk's fees.
 """
+    + EXIT_CODES
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,62 +65,170 @@ def build_parser() -> argparse.ArgumentParser:
         prog="turkbatch",
         description="Bulk Amazon Mechanical Turk requester operations from a JSONL job, "
         "resumable and exactly once.",
+        epilog="Global options work before or after the command, as in the AWS CLI.\n"
+        "turkbatch COMMAND --help explains each command, with examples.\n" + EXIT_CODES,
+        formatter_class=_RAW,
     )
     parser.add_argument("--version", action="version", version=f"turkbatch {__version__}")
+    connection_options(parser, suppress=False)
+    output_options(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_run(commands)
+    from turkbatch import commands as others
+
+    others.register(commands)
+    # job subcommands (issue 5) register here: add_parser(...).set_defaults(handler=fn),
+    # fn(args: argparse.Namespace) -> int, errors raised from turkbatch.errors's tree.
     from turkbatch.sim import cli as sim_cli
 
     sim_cli.add_parser(commands)
     return parser
 
 
-def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    run = commands.add_parser(
+# --- options ----------------------------------------------------------------------------
+
+
+def _amount(text: str) -> Decimal:
+    try:
+        return money.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _limit(text: str) -> Decimal | None:
+    return None if text.lower() in ("none", "off") else _amount(text)
+
+
+def connection_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """The AWS CLI's connection options (on the top parser, and again after the command)."""
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    g = p.add_argument_group("AWS options (as in the AWS CLI)")
+    g.add_argument("--profile", default=default(None), help="AWS profile from your config")
+    g.add_argument(
+        "--region", default=default(DEFAULT_REGION), help=f"signing region ({DEFAULT_REGION})"
+    )
+    g.add_argument(
+        "--endpoint-url",
+        default=default(None),
+        metavar="URL",
+        help="any endpoint that speaks the MTurk API (a simulator, a proxy)",
+    )
+    g.add_argument("--ca-bundle", default=default(None), metavar="PATH", help="CA bundle for TLS")
+    g.add_argument(
+        "--no-verify-ssl", action="store_true", default=default(False), help="do not verify TLS"
+    )
+    g.add_argument(
+        "--cli-connect-timeout",
+        type=float,
+        default=default(10.0),
+        metavar="S",
+        help="connect timeout in seconds (10)",
+    )
+    g.add_argument(
+        "--cli-read-timeout",
+        type=float,
+        default=default(60.0),
+        metavar="S",
+        help="read timeout in seconds (60)",
+    )
+
+
+def output_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """``--output`` and ``--debug`` (on the top parser, and again after the command)."""
+    g = p.add_argument_group("output options (as in the AWS CLI)")
+    g.add_argument(
+        "--output",
+        choices=("text", "json"),
+        default=argparse.SUPPRESS if suppress else "text",
+        help="text for people (default), json for programs, on standard output",
+    )
+    g.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="debug logging, with request-level detail (never credentials or signatures)",
+    )
+
+
+def endpoint_options(p: argparse.ArgumentParser) -> None:
+    """``--sim`` and ``--production`` (``--endpoint-url`` is a global option)."""
+    g = p.add_argument_group("endpoint (default: the MTurk sandbox)")
+    g.add_argument(
+        "--sim",
+        action="store_true",
+        help="start the embedded MTurk simulator and use it (no credentials needed)",
+    )
+    g.add_argument(
+        "--production",
+        action="store_true",
+        help=f"the real MTurk production endpoint ({PRODUCTION_URL})",
+    )
+
+
+def guard_options(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """``--max-bonus`` (the typo guard) and ``--max-spend``; returns their group."""
+    g = p.add_argument_group("money guards")
+    g.add_argument(
+        "--max-bonus",
+        type=_limit,
+        default=planning.DEFAULT_MAX_BONUS,
+        metavar="AMOUNT",
+        help="typo guard: refuse bonuses above AMOUNT ($10.00); 'none' for no limit",
+    )
+    g.add_argument(
+        "--max-spend",
+        type=_amount,
+        metavar="AMOUNT",
+        help="refuse (and never pay past) a total above AMOUNT: bonuses, HIT rewards, fees",
+    )
+    return g
+
+
+def journal_option(p: argparse._ActionsContainer) -> None:
+    """``--journal PATH``."""
+    p.add_argument(
+        "--journal",
+        type=Path,
+        metavar="PATH",
+        help="journal file (default: <job>.journal.jsonl beside the job)",
+    )
+
+
+def subcommand(
+    commands: Commands, name: str, *, description: str, **kw: Any
+) -> argparse.ArgumentParser:
+    """Add a command whose epilog (its examples) keeps its line breaks."""
+    text = textwrap.fill(description, HELP_WIDTH)
+    return commands.add_parser(name, formatter_class=_RAW, description=text, **kw)
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+def _add_run(commands: Commands) -> None:
+    run = subcommand(
+        commands,
         "run",
         help="run a job file (validates it all first; resumes from its journal)",
         description="Validate a JSONL job file, then run every operation in it through "
         "rate-limited concurrent MTurk calls, journaling each outcome.",
         epilog=RUN_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    run.set_defaults(handler=_run)
     run.add_argument("job", help="the JSONL job file")
-    where = run.add_argument_group("endpoint (default: the MTurk sandbox)")
-    where.add_argument(
-        "--sim",
-        action="store_true",
-        help="start the embedded MTurk simulator and run against it (no credentials needed)",
-    )
-    where.add_argument(
-        "--endpoint-url",
-        metavar="URL",
-        help="any endpoint that speaks the MTurk API (a simulator, a proxy)",
-    )
-    where.add_argument(
-        "--production",
-        action="store_true",
-        help=f"the real MTurk production endpoint ({PRODUCTION_URL})",
-    )
-    where.add_argument(
+    endpoint_options(run)
+    run.add_argument(
         "--yes", action="store_true", help="do not ask for confirmation before using production"
     )
-    where.add_argument("--profile", help="AWS profile from your AWS config")
-    where.add_argument("--region", default=DEFAULT_REGION, help="signing region (%(default)s)")
-    where.add_argument("--no-verify-ssl", action="store_true", help="do not verify TLS")
-    where.add_argument("--ca-bundle", metavar="PATH", help="CA bundle to verify TLS with")
-    where.add_argument(
-        "--cli-connect-timeout",
-        type=float,
-        default=10.0,
-        metavar="S",
-        help="connect timeout in seconds (%(default)s)",
-    )
-    where.add_argument(
-        "--cli-read-timeout",
-        type=float,
-        default=60.0,
-        metavar="S",
-        help="read timeout in seconds (%(default)s)",
+    connection_options(run, suppress=True)
+    guard_options(run).add_argument(
+        "--no-balance-check",
+        action="store_true",
+        help="do not check the balance before paying (when the credentials may not call "
+        "GetAccountBalance, or funds arrive during the run)",
     )
     pace = run.add_argument_group("pace")
     pace.add_argument(
@@ -121,12 +254,7 @@ def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="seconds in-flight calls get after Ctrl-C (%(default)s)",
     )
     state = run.add_argument_group("journal")
-    state.add_argument(
-        "--journal",
-        type=Path,
-        metavar="PATH",
-        help="journal file (default: <job>.journal.jsonl beside the job)",
-    )
+    journal_option(state)
     state.add_argument(
         "--reconcile",
         action="store_true",
@@ -144,22 +272,31 @@ def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="store_true",
         help="send again operations an earlier run recorded as failed",
     )
-    out = run.add_argument_group("output")
-    out.add_argument("--quiet", action="store_true", help="only warnings and the summary")
-    out.add_argument("--debug", action="store_true", help="request-level detail")
+    out = run.add_argument_group("progress and logging")
     out.add_argument(
-        "--log-format",
-        choices=("auto", "console", "json"),
-        default="auto",
-        help="log format on standard error (%(default)s)",
+        "--quiet", action="store_true", help="no progress; only warnings and the summary"
     )
     out.add_argument(
         "--progress",
         type=float,
         default=5.0,
         metavar="S",
-        help="seconds between progress lines; 0 for none (%(default)s)",
+        help="off a terminal, seconds between progress lines (on one, a live bar); "
+        "0 for no progress at all (%(default)s)",
     )
+    out.add_argument(
+        "--log-format",
+        choices=("auto", "console", "json"),
+        default="auto",
+        help="log format on standard error: auto is console on a terminal, else json",
+    )
+    out.add_argument(
+        "--log-file", type=Path, metavar="PATH", help="also write JSON log lines here (0600)"
+    )
+    output_options(run, suppress=True)
+
+
+# --- running them -----------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,14 +306,43 @@ def main(argv: list[str] | None = None) -> int:
         from turkbatch.sim import cli as sim_cli
 
         return sim_cli.run(args)
-    return _run(args, argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    args.argv = argv  # for run's "resume with" line
+    try:
+        return handler(args)
+    except JobError as exc:
+        print(exc.render(), file=sys.stderr)
+        print(f"turkbatch: {exc.path} is invalid; nothing was sent", file=sys.stderr)
+    except Refused as exc:
+        print("turkbatch: refused; nothing was sent:", file=sys.stderr)
+        print("\n".join(f"  - {r}" for r in exc.reasons), file=sys.stderr)
+    except UsageError as exc:
+        print(f"turkbatch: {exc}", file=sys.stderr)
+    except JournalError as exc:
+        print(f"turkbatch: journal error: {exc}", file=sys.stderr)
+        return ExitCode.JOURNAL
+    except FileNotFoundError as exc:
+        print(f"turkbatch: {exc.filename}: no such file", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\nturkbatch: interrupted; nothing is lost", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    return ExitCode.USAGE
 
 
-def _settings(args: argparse.Namespace) -> engine.Settings:
+def client_settings(args: argparse.Namespace) -> ClientSettings:
+    """
+    Return where and how to reach MTurk, from the global options.
+
+    Raises:
+        UsageError: more than one endpoint was chosen.
+    """
+    url = args.endpoint_url
+    if url is not None and not (url.startswith(("http://", "https://")) and len(url) > 8):
+        raise UsageError(f"--endpoint-url must be an http:// or https:// URL, not {url!r}")
     if sum(map(bool, (args.sim, args.endpoint_url, args.production))) > 1:
         raise UsageError("choose one of --sim, --endpoint-url and --production")
     verify: bool | str | None = False if args.no_verify_ssl else args.ca_bundle
-    client = ClientSettings(
+    return ClientSettings(
         endpoint_url=args.endpoint_url,
         production=args.production,
         region=args.region,
@@ -185,8 +351,21 @@ def _settings(args: argparse.Namespace) -> engine.Settings:
         read_timeout=args.cli_read_timeout,
         verify=verify,
     )
+
+
+def _settings(args: argparse.Namespace, bar: progress.Bar | None) -> engine.Settings:
+    if args.production and not args.yes and not sys.stdin.isatty():
+        raise UsageError(
+            "--production moves real money: add --yes to confirm when not on a terminal"
+        )
+    show: Callable[[Any], None] | None = None
+    interval = 0.0
+    if bar is not None:
+        show, interval = bar, progress.BAR_INTERVAL
+    elif not args.quiet and args.progress > 0:
+        show, interval = progress.Lines(), args.progress
     return engine.Settings(
-        client=client,
+        client=client_settings(args),
         rate=args.rate,
         concurrency=args.concurrency,
         journal=args.journal,
@@ -194,50 +373,51 @@ def _settings(args: argparse.Namespace) -> engine.Settings:
         resend_expired=args.resend_expired,
         reconcile=args.reconcile,
         grace=args.grace,
-        progress_interval=0.0 if args.quiet else args.progress,
+        progress_interval=interval,
+        progress=show,
         handle_signals=True,
+        max_bonus=args.max_bonus,
+        max_spend=args.max_spend,
+        balance_check=not args.no_balance_check,
+        confirm=_confirm if args.production and not args.yes else None,
     )
 
 
-def _confirm_production(args: argparse.Namespace) -> None:
-    if not args.production or args.yes:
-        return
-    if not sys.stdin.isatty():
-        raise UsageError(
-            "--production moves real money: add --yes to confirm when not on a terminal"
-        )
-    answer = input(
-        f"Run {args.job} against the PRODUCTION MTurk endpoint, with real money? "
-        "Type 'yes' to go on: "
-    )
-    if answer.strip().lower() != "yes":
-        raise UsageError("not confirmed; nothing sent")
+def _confirm(plan: planning.Plan) -> bool:
+    """Show the plan's totals on the terminal and ask: the production prompt."""
+    sys.stderr.write(plan_text.confirmation(plan, plan.endpoint or PRODUCTION_URL))
+    sys.stderr.write("\nType 'yes' to go on: ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() == "yes"
 
 
-def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
+def _run(args: argparse.Namespace) -> int:
+    live = not args.quiet and args.progress > 0 and sys.stderr.isatty()
+    bar = progress.Bar(sys.stderr) if live else None
     level = "debug" if args.debug else ("warning" if args.quiet else "info")
-    logs.configure(level=level, fmt=args.log_format)
     try:
-        settings = _settings(args)
-        _confirm_production(args)
+        try:
+            logs.configure(
+                level=level,
+                fmt=args.log_format,
+                stream=bar.guard() if bar else sys.stderr,
+                log_file=args.log_file,
+            )
+        except OSError as exc:
+            raise UsageError(f"cannot open the log file {args.log_file}: {exc.strerror}") from exc
+        settings = _settings(args, bar)
         if not (args.sim or args.endpoint_url or args.production):
             print(f"turkbatch: using the MTurk sandbox ({SANDBOX_URL})", file=sys.stderr)
-        summary = anyio.run(lambda: engine.run(args.job, settings, sim=args.sim))
-    except JobError as exc:
-        print(exc.render(), file=sys.stderr)
-        print(f"turkbatch: {args.job} is invalid; nothing was sent", file=sys.stderr)
-        return ExitCode.USAGE
-    except UsageError as exc:
-        print(f"turkbatch: {exc}", file=sys.stderr)
-        return ExitCode.USAGE
-    except JournalError as exc:
-        print(f"turkbatch: journal error: {exc}", file=sys.stderr)
-        return ExitCode.JOURNAL
-    except FileNotFoundError as exc:
-        print(f"turkbatch: {exc.filename}: no such file", file=sys.stderr)
-        return ExitCode.USAGE
-    print(summary.render())
+        summary = anyio.run(partial(engine.run, args.job, settings, sim=args.sim))
+    finally:
+        if bar is not None:
+            bar.clear()
+    if args.output == "json":
+        print(json.dumps(summary.as_dict(), indent=2))
+    else:
+        print(summary.render())
     if summary.interrupted:
-        command = " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+        argv = args.argv if args.argv is not None else sys.argv[1:]
+        command = " ".join(shlex.quote(a) for a in argv)
         print(f"\ninterrupted: nothing is lost. Resume with: turkbatch {command}", file=sys.stderr)
     return summary.exit_code

@@ -30,7 +30,7 @@ import structlog
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from turkbatch import jobs, money, reconcile
+from turkbatch import guards, jobs, money, reconcile
 from turkbatch import plan as planning
 from turkbatch.backoff import DEFAULT_MAX_ATTEMPTS, Backoff
 from turkbatch.catalog import MONEY_OPERATIONS
@@ -39,13 +39,13 @@ from turkbatch.errors import (
     AlreadyDone,
     OperationError,
     PermanentError,
-    Refused,
     Throttled,
     TransientError,
     UsageError,
 )
-from turkbatch.journal import Journal, JournalState
+from turkbatch.journal import Journal
 from turkbatch.limits import AdaptiveLimiter
+from turkbatch.progress import Lines
 from turkbatch.summary import Outcome, Snapshot, Summary
 
 log = structlog.get_logger()
@@ -97,7 +97,8 @@ class Settings:
             state is sent; ``False`` refuses. It blocks the event loop, which runs
             nothing else yet (the CLI's production prompt).
         progress: called with a :class:`~turkbatch.summary.Snapshot` every
-            ``progress_interval`` seconds; ``None`` logs ``run.progress`` events instead.
+            ``progress_interval`` seconds; ``None`` logs ``run.progress`` events
+            (:class:`turkbatch.progress.Lines`).
     """
 
     client: ClientSettings = field(default_factory=ClientSettings)
@@ -169,7 +170,7 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
             return jobs.iter_items(items)
 
     name = str(job) if isinstance(job, str | Path) else "<items>"
-    preflight = _preflight(name, source, stats, settings, journal_path)
+    preflight = guards.preflight(name, source, stats, settings, journal_path)
     async with contextlib.AsyncExitStack() as stack:
         settings = await _connect(stack, settings, sim)
         client_settings = replace(settings.client, max_pool_connections=settings.concurrency)
@@ -180,7 +181,7 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
         )
         if preflight is not None:
             preflight.endpoint = client_settings.url
-            await _guard(preflight, settings, _Caller(settings, client, summary))
+            await guards.check(preflight, settings, _Caller(settings, client, summary).balance)
         journal = await Journal.open(
             journal_path,
             job_digest=stats.digest,
@@ -277,78 +278,6 @@ async def _connect(stack: contextlib.AsyncExitStack, settings: Settings, sim: bo
     return replace(settings, client=client)
 
 
-def _preflight(
-    name: str,
-    source: Callable[[], Iterator[jobs.Operation | jobs.Barrier]],
-    stats: jobs.JobStats,
-    settings: Settings,
-    journal_path: Path,
-) -> planning.Plan | None:
-    """
-    Survey what the run would pay and apply the guards that need no request.
-
-    The journal is read without its lock: if another run holds it, opening it fails
-    later anyway, and if one just finished, what is left is only overestimated.
-
-    Returns:
-        The plan, or ``None`` when no guard needs it (nothing moves money, no prompt).
-
-    Raises:
-        Refused: the typo guard or the spend cap refuses.
-    """
-    guarded = settings.max_bonus is not None or settings.max_spend is not None
-    moves_money = not MONEY_OPERATIONS.isdisjoint(stats.by_op)
-    if settings.confirm is None and not (moves_money and (guarded or settings.balance_check)):
-        return None
-    state: JournalState | None = Journal.read(journal_path) if journal_path.exists() else None
-    result = planning.survey(
-        name,
-        source(),
-        state=state,
-        journal=str(journal_path),
-        digest=stats.digest,
-        max_bonus=settings.max_bonus,
-        retry_failed=settings.retry_failed,
-        details=False,
-    )
-    _refuse(result.refusals(max_spend=settings.max_spend))
-    return result
-
-
-async def _guard(preflight: planning.Plan, settings: Settings, caller: _Caller) -> None:
-    """Check the balance, then ask for confirmation: the last steps before sending."""
-    if settings.balance_check and (preflight.spend.total > 0 or settings.confirm):
-        try:
-            preflight.balance = await caller.balance()
-        except OperationError as exc:
-            raise Refused(
-                f"cannot check the balance before paying (GetAccountBalance: {exc.message}); "
-                "allow mechanicalturk:GetAccountBalance, or run with --no-balance-check"
-            ) from exc
-        _refuse(preflight.refusals(max_spend=settings.max_spend))
-    if settings.confirm is not None and not settings.confirm(preflight):
-        raise Refused("not confirmed")
-
-
-def _refuse(reasons: list[str]) -> None:
-    if reasons:
-        raise Refused(reasons)
-
-
-def _log_progress(s: Snapshot) -> None:
-    log.info(
-        "run.progress",
-        done=s.done,
-        failed=s.failed,
-        skipped=s.skipped,
-        in_flight=s.in_flight,
-        requests=s.requests,
-        rate_ceiling=round(s.rate_ceiling, 1),
-        throttled=s.throttles,
-        bonus_paid=str(s.bonus_paid),
-    )
-
-
 class _Caller:
     """turkbatch's one retry layer: every MTurk call goes through :meth:`request`."""
 
@@ -384,6 +313,7 @@ class _Caller:
                 await anyio.sleep(self.settings.backoff.delay(1))
                 continue
             except TransientError as exc:
+                self.limiter.on_error()
                 attempt += 1
                 if attempt >= self.settings.max_attempts:
                     raise
@@ -522,7 +452,7 @@ class _Run(_Caller):
                 self._workers.deadline = anyio.current_time() + self.settings.grace
 
     async def _report_progress(self) -> None:
-        report = self.settings.progress or _log_progress
+        report = self.settings.progress or Lines()
         while True:
             await anyio.sleep(self.settings.progress_interval)
             report(self.snapshot())

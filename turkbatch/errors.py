@@ -5,6 +5,8 @@ turkbatch's one error tree, branched by what the caller can do about it.
 
     TurkbatchError
     ├── UsageError              bad command line or settings          → exit 2, nothing sent
+    │   └── Refused             a safety guard said no (typo guard, spend cap, balance,
+    │                           production not confirmed)             → exit 2, nothing sent
     ├── JobError                invalid job file (every LineError)    → exit 2, nothing sent
     ├── JournalError            the journal cannot be trusted or kept → stop, exit non-zero
     │   ├── JournalCorrupt      damage before the last line
@@ -31,6 +33,19 @@ class TurkbatchError(Exception):
 
 class UsageError(TurkbatchError):
     """The command line or settings are unusable; nothing was sent."""
+
+
+class Refused(UsageError):
+    """
+    A safety guard refused to start the run; nothing that changes state was sent.
+
+    Args:
+        reasons: why, one sentence each.
+    """
+
+    def __init__(self, reasons: str | list[str]) -> None:
+        self.reasons = [reasons] if isinstance(reasons, str) else list(reasons)
+        super().__init__("; ".join(self.reasons))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

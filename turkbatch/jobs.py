@@ -3,17 +3,23 @@ Read job files: parse, validate and key every line, streaming, in one pass.
 
 A job is JSON Lines: one object per line. ``op`` names an MTurk 2017-01-17 operation,
 every other PascalCase key is an API parameter spelled as in the API, and lower-case keys
-are turkbatch's own: ``id`` (the line's stable identity) and ``barrier`` (``{"barrier":
-true}`` alone on a line: everything before it finishes before anything after it starts).
-Blank lines and lines whose first non-space character is ``#`` are skipped.
+are turkbatch's own: ``id`` (the line's stable identity), ``barrier`` (``{"barrier":
+true}`` alone on a line: everything before it finishes before anything after it starts)
+and the filters of bulk lines. Blank lines and lines whose first non-space character is
+``#`` are skipped.
+
+Only a line the strict validator refuses takes the slow path (:mod:`turkbatch.diagnosis`):
+a legacy 2014 spelling is mapped (:func:`_normalise`); a bulk form becomes an
+:class:`Operation` with ``bulk`` set, for :mod:`turkbatch.expand`; the rest is reported.
 
 Every line gets a key for the journal: ``id:<id>`` when it has an ``id``, else a digest
-of its canonical content (op and parameters, keys sorted, ``id`` left out), suffixed
-``#n`` for the n-th identical line. Inserting or removing *other* lines changes no key;
-two intentionally identical bonus lines stay two. The four token operations get
-``UniqueRequestToken = token_for(key)`` unless the line gives one; for a line with an
-``id`` the token covers the id *and* the content, so ids reused across job files never
-share a token (identical lines without ids do: it is the same payment).
+of its canonical content (op, parameters as mapped and de-duplicated, filters; keys
+sorted, ``id`` left out), suffixed ``#n`` for the n-th identical line. Inserting or
+removing *other* lines changes no key; two intentionally identical bonus lines stay two.
+The four token operations get ``UniqueRequestToken = token_for(key)`` unless the line
+gives one; for a line with an ``id`` the token covers the id *and* the content, so ids
+reused across job files never share a token (identical lines without ids do: it is the
+same payment).
 
 :func:`check_job` validates a whole file and collects every error before anything is
 sent; :func:`read_job` streams the same file again as :class:`Operation` and
@@ -27,19 +33,20 @@ import os
 import struct
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from difflib import get_close_matches
 from typing import Any, Final
 
 import orjson
 
-from turkbatch import schema
+from turkbatch import bulk, diagnosis, legacy, schema
+from turkbatch.bulk import Bulk
 from turkbatch.catalog import OPERATIONS, TOKEN_OPERATIONS
 from turkbatch.errors import JobError, LineError
 
 __all__ = [
     "Barrier",
+    "Bulk",
     "JobStats",
     "Operation",
     "check_items",
@@ -52,11 +59,13 @@ __all__ = [
 MAX_ERRORS: Final = 50
 MAX_ID_LENGTH: Final = 200
 TOKEN_PREFIX: Final = "tb1-"
-OWN_KEYS: Final = ("op", "id", "barrier")
+OWN_KEYS: Final = bulk.OWN_KEYS
 TOKEN: Final = "UniqueRequestToken"
 
 _KNOWN_OPS: Final = frozenset(OPERATIONS)
-_VALIDATORS: dict[str, Callable[[dict[str, Any]], list[schema.Violation]]] = {}
+_Validator = Callable[[dict[str, Any]], list[schema.Violation]]
+_VALIDATORS: dict[str, _Validator] = {}
+_TO_SLOW_PATH: Final = [schema.Violation((), None, "bulk")]
 _BOM: Final = b"\xef\xbb\xbf"
 _SORTED: Final = orjson.OPT_SORT_KEYS
 _PREFIX: Final = struct.Struct("<Q").unpack_from
@@ -69,16 +78,25 @@ class Operation:
 
     Args:
         line: 1-based line in the job file (or index + 1 for in-memory items).
-        key: stable identity for the journal: ``id:<id>``, ``<24 hex>`` or ``<24 hex>#n``.
+        key: stable identity for the journal: ``id:<id>``, ``<24 hex>`` or ``<24 hex>#n``;
+            a call expanded from a bulk line has ``<parent key>/<suffix>``.
         op: the 2017-01-17 operation name.
         params: exactly the request parameters, ``UniqueRequestToken`` filled in for the
-            token operations. Do not mutate.
+            token operations; for a bulk line, the line's parameters (``WorkerIds``
+            de-duplicated, first occurrence kept). Do not mutate.
+        bulk: ``None`` for one API call; else the bulk form (:class:`Bulk`) that
+            :mod:`turkbatch.expand` turns into calls.
+        filters: a listed bulk line's normalised filters (see :mod:`turkbatch.bulk`).
+        dropped: repeated WorkerIds removed from a bulk line's ``WorkerIds``.
     """
 
     line: int
     key: str
     op: str
     params: Mapping[str, Any]
+    bulk: Bulk | None = None
+    filters: Mapping[str, Any] | None = None
+    dropped: int = 0
 
     @property
     def token(self) -> str | None:
@@ -107,6 +125,10 @@ class JobStats:
         digest: sha256 hex over the canonical content (and id) of every operation and
             every barrier, in order: any edit that changes what the job does changes it;
             reformatting a line or reordering its keys does not.
+        bulk: bulk lines per form (``{"chunks": 2, "requests": 1}``), sorted.
+        recipients: distinct WorkerIds over all NotifyWorkers lines, each line counted
+            on its own (the messages a run sends).
+        duplicates: repeated WorkerIds dropped from NotifyWorkers lines.
     """
 
     operations: int
@@ -115,6 +137,9 @@ class JobStats:
     total_bonus: Decimal
     lines: int
     digest: str
+    bulk: dict[str, int] = field(default_factory=dict)
+    recipients: int = 0
+    duplicates: int = 0
 
 
 def token_for(key: str) -> str:
@@ -126,68 +151,31 @@ def _normalise(record: dict[str, Any]) -> dict[str, Any]:
     """
     Map a legacy record onto its 2017-01-17 form: THE one place legacy names plug in.
 
-    Legacy 2014 names (GrantBonus, RevokeQualification, BlockWorker, SubjectId, ...) are
-    not accepted yet, so this is the identity. It runs before validation and keying, so
-    a mapped line validates and keys exactly like its 2017 spelling.
+    Runs on the slow path only, before validation and keying, so a mapped line validates
+    and keys exactly like its 2017 spelling; every legacy line reaches it, because the
+    strict 2017 validator refuses legacy names and shapes.
+
+    Raises:
+        LegacyError: an operation that no longer exists, or a parameter with no mapping.
     """
-    return record
+    return legacy.modernise(record)
 
 
-def _validator(op: object) -> Callable[[dict[str, Any]], list[schema.Violation]] | None:
-    """Return the compiled validator of a known operation (compiled on first use)."""
+def _to_slow_path(params: dict[str, Any]) -> list[schema.Violation]:
+    return _TO_SLOW_PATH
+
+
+def _validator(op: object) -> _Validator | None:
+    """
+    Return the hot path's validator of a known operation (compiled on first use).
+
+    It is schema's own, except for an always-bulk operation (NotifyWorkers), whose lines
+    always take the slow path.
+    """
     if not isinstance(op, str) or op not in _KNOWN_OPS:
         return None
-    validate = _VALIDATORS.get(op)
-    if validate is None:
-        validate = _VALIDATORS[op] = schema.validator(op)
+    validate = _VALIDATORS[op] = _to_slow_path if op in bulk.ALWAYS else schema.validator(op)
     return validate
-
-
-# --- messages -------------------------------------------------------------------------
-
-
-def _suggest(word: str, choices: Iterable[str]) -> str:
-    """Return ``"; did you mean 'X'?"`` for the closest of ``choices``, or ``""``."""
-    by_lower = {c.lower(): c for c in choices}
-    hit = by_lower.get(word.lower())
-    if hit is None:
-        close = get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
-        hit = by_lower[close[0]] if close else None
-    return f"; did you mean '{hit}'?" if hit else ""
-
-
-def _unknown_op(op: object) -> str:
-    if op is None:
-        return 'missing \'op\' (the operation name, e.g. "op": "SendBonus")'
-    if not isinstance(op, str):
-        return f"'op' must be a string naming an operation, not {op!r}"
-    return f"unknown operation '{op}'{_suggest(op, OPERATIONS)}"
-
-
-def _unknown_key(key: object, op: str | None) -> str:
-    if not isinstance(key, str):
-        return f"unknown key {key!r}"
-    members = schema.input_members(op) if op else ()
-    if key[:1].islower():
-        hint = _suggest(key, (*OWN_KEYS, *members))
-        return f"unknown key '{key}' (turkbatch's own keys are op, id and barrier){hint}"
-    return f"unknown parameter '{key}' for {op}{_suggest(key, (*members, *OWN_KEYS))}"
-
-
-def _kind(value: object) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
-        type(value), "number" if isinstance(value, int | float) else "null"
-    )
-
-
-def _explain(violation: schema.Violation, op: str) -> str:
-    """Return the message for one schema violation, with hints for misspelt names."""
-    if violation.rule != "unknown":
-        return violation.describe()
-    if len(violation.path) == 1:
-        return _unknown_key(violation.path[0], op)
-    allowed = violation.limit if isinstance(violation.limit, tuple) else ()
-    return violation.describe() + _suggest(str(violation.path[-1]), allowed)
 
 
 # --- the one pass ---------------------------------------------------------------------
@@ -211,6 +199,9 @@ class _State:
         self.amounts: dict[str, int] = {}  # BonusAmount → count, summed as it grows
         self.bonus = Decimal(0)
         self.sha = hashlib.sha256()
+        self.bulk: dict[str, int] = {}
+        self.recipients = 0
+        self.duplicates = 0
 
     def error(self, line: int, message: str) -> None:
         """Count an error, keep the first ``max_errors``; raise at once when reading."""
@@ -257,22 +248,27 @@ class _State:
         """Return a parsed line or an item as a fresh dict, or report it is not an object."""
         if isinstance(value, Mapping):
             return dict(value)
-        self.error(line, f"a job line must be a JSON object, not {_kind(value)}")
+        self.error(line, f"a job line must be a JSON object, not {diagnosis.kind(value)}")
         return None
 
-    def invalid(self, line: int, op: object, ident: object, rec: dict[str, Any]) -> None:
-        """Report every problem of a record that failed validation."""
-        validate = _validator(op)
-        if validate is None:
-            self.error(line, _unknown_op(op))
-            for k in rec:
-                if not isinstance(k, str) or k[:1].islower():
-                    self.error(line, _unknown_key(k, None))
-        else:
-            for violation in validate(rec):
-                self.error(line, _explain(violation, str(op)))
+    def irregular(
+        self, line: int, op: object, ident: object, rec: dict[str, Any]
+    ) -> diagnosis.Resolved | None:
+        """Resolve a line the fast path refused (legacy, bulk), or report its problems."""
+        resolved = diagnosis.resolve(op, rec, _normalise)
+        if isinstance(resolved, tuple):
+            form = resolved[2]
+            if form is not None:  # counted now: stats are only kept for a valid job
+                self.bulk[form.bulk] = self.bulk.get(form.bulk, 0) + 1
+                if form.bulk is Bulk.CHUNKS:
+                    self.recipients += form.distinct
+                    self.duplicates += form.dropped
+            return resolved
+        for message in resolved:
+            self.error(line, message)
         if ident is not None:
             self.named(line, ident)
+        return None
 
     def named(self, line: int, ident: object) -> str | None:
         """Return the key of a line with an ``id``, or ``None`` if the id is bad or reused."""
@@ -329,19 +325,39 @@ class _State:
             total_bonus=self.bonus,
             lines=self.lines,
             digest=self.sha.hexdigest(),
+            bulk=dict(sorted(self.bulk.items())),
+            recipients=self.recipients,
+            duplicates=self.duplicates,
         )
 
 
 _Row = tuple[int, str, str, dict[str, Any]]
 
 
-def _scan(numbered: Iterable[tuple[int, object]], state: _State) -> Iterator[_Row | Barrier]:
-    """
-    Validate every record; yield ``(line, key, op, params)`` for the valid ones.
+def _bulk_line(line: int, key: str, op: str, form: bulk.Form) -> Operation:
+    """Return a valid bulk line as an operation."""
+    return Operation(
+        line=line,
+        key=key,
+        op=op,
+        params=form.params,
+        bulk=form.bulk,
+        filters=form.filters or None,
+        dropped=form.dropped,
+    )
 
-    The hot path of a million-line job: locals only, every error path in ``state``. Keys
-    of lines without an id are made only when reading (``""`` when checking): the job
-    digest already fixes them, and it saves check_job the memory of every digest.
+
+def _scan(
+    numbered: Iterable[tuple[int, object]], state: _State
+) -> Iterator[_Row | Operation | Barrier]:
+    """
+    Validate every record; yield ``(line, key, op, params)`` for the valid ones (a bulk
+    line as its :class:`Operation`).
+
+    The hot path of a million-line job: locals only, every error path (and every legacy
+    or bulk line) in ``state``. Keys of lines without an id are made only when reading
+    (``""`` when checking): the job digest already fixes them, and it saves check_job
+    the memory of every digest.
     """
     by_op, amounts, update, reading = state.by_op, state.amounts, state.sha.update, state.reading
     validators, loads, dumps, sha256 = _VALIDATORS, orjson.loads, orjson.dumps, hashlib.sha256
@@ -361,7 +377,6 @@ def _scan(numbered: Iterable[tuple[int, object]], state: _State) -> Iterator[_Ro
                 rec = state.record(line, rec)
         if rec is None:
             continue
-        rec = _normalise(rec)
         if "barrier" in rec:
             if barrier := state.barrier(line, rec):
                 yield barrier
@@ -371,8 +386,12 @@ def _scan(numbered: Iterable[tuple[int, object]], state: _State) -> Iterator[_Ro
         if validate is None:
             validate = _validator(op)  # compiled on first use; None if op is unknown
         if validate is None or validate(rec):
-            state.invalid(line, op, ident, rec)
-            continue
+            fixed = state.irregular(line, op, ident, rec)
+            if fixed is None:
+                continue
+            op, rec, form = fixed
+        else:
+            form = None
         # The canonical content: the line without its id, keys sorted.
         rec["op"] = op
         try:
@@ -401,18 +420,21 @@ def _scan(numbered: Iterable[tuple[int, object]], state: _State) -> Iterator[_Ro
             amounts[amount] = amounts.get(amount, 0) + 1
             if len(amounts) > 4096:
                 state.sum_bonus()
-        yield line, key, op, rec
+        if form is None:
+            yield line, key, op, rec
+        else:  # checking needs only the count, not the Operation
+            yield _bulk_line(line, key, op, form) if reading else (line, key, op, rec)
     state.lines = line
 
 
-def _values(rows: Iterator[_Row | Barrier]) -> Iterator[Operation | Barrier]:
-    """Turn rows into values, filling in the tokens of token operations."""
+def _values(rows: Iterator[_Row | Operation | Barrier]) -> Iterator[Operation | Barrier]:
+    """Turn rows into values."""
     for row in rows:
-        if isinstance(row, Barrier):
+        if isinstance(row, tuple):
+            line, key, op, params = row
+            yield Operation(line=line, key=key, op=op, params=params)
+        else:
             yield row
-            continue
-        line, key, op, params = row
-        yield Operation(line=line, key=key, op=op, params=params)
 
 
 def check_job(path: str | os.PathLike[str], *, max_errors: int = MAX_ERRORS) -> JobStats:

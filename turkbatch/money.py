@@ -92,11 +92,11 @@ class Spend:
     reward_fees: Decimal = ZERO
     unknown: int = 0
 
-    def add_bonus(self, amount: Decimal) -> None:
-        """Count one bonus payment."""
-        self.bonuses += 1
-        self.bonus += amount
-        self.bonus_fees += bonus_fee(amount)
+    def add_bonus(self, amount: Decimal, count: int = 1) -> None:
+        """Count ``count`` bonus payments of ``amount``."""
+        self.bonuses += count
+        self.bonus += amount * count
+        self.bonus_fees += bonus_fee(amount) * count
 
     def add_hit(self, reward: Decimal, assignments: int) -> None:
         """Count one CreateHIT."""

@@ -6,8 +6,8 @@ state, counts operations and calls by type, what is already done, what a run wou
 the money it would move (bonuses and HIT rewards, each with MTurk's fees), the bonuses
 above the typo guard, and (with ``details``) the warnings a careful requester wants:
 an assignment bonused on several lines, a worker messaged more than once. ``turkbatch
-plan`` prints the result (:meth:`Plan.render`, :meth:`Plan.as_dict`), and ``run``'s
-pre-flight guards use :meth:`Plan.refusals` on the same numbers.
+plan`` prints the result (:mod:`turkbatch.plan_text`, :meth:`Plan.as_dict`), and
+``run``'s pre-flight guards use :meth:`Plan.refusals` on the same numbers.
 
 Bulk expansions (one line becoming many calls) plug in through ``expand``: a hook that
 says how many calls a line becomes, or ``None`` when only a read-only List call can tell
@@ -16,6 +16,7 @@ says how many calls a line becomes, or ``None`` when only a read-only List call 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -34,6 +35,7 @@ __all__ = [
     "Plan",
     "price",
     "single_call",
+    "spend_text",
     "survey",
 ]
 
@@ -62,10 +64,18 @@ Expander = Callable[[jobs.Operation], Expansion]
 """Say how many calls a line becomes (the bulk-expansion hook)."""
 
 _SINGLE: Final = Expansion(calls=1)
+#: WorkerIds per NotifyWorkers call (MTurk's limit).
+NOTIFY_CHUNK: Final = 100
 
 
 def single_call(op: jobs.Operation) -> Expansion:
-    """Every line is one call: the expansion of a job without bulk forms."""
+    """
+    The expansion of a job without listed bulk forms: every line is one call, but a
+    NotifyWorkers line is one call per 100 workers.
+    """
+    if op.op == "NotifyWorkers":
+        workers = len(op.params.get("WorkerIds") or ())
+        return Expansion(calls=max(1, -(-workers // NOTIFY_CHUNK)))
     return _SINGLE
 
 
@@ -76,17 +86,20 @@ def price(op: jobs.Operation) -> Decimal | None:
     return None if spend.unknown else spend.total
 
 
-def _charge(spend: Spend, op: jobs.Operation) -> Decimal | None:
-    """Add an operation's cost to ``spend``; return a bonus's amount (else ``None``)."""
+#: Money operations other than SendBonus.
+_PRICED: Final = frozenset(
+    {"CreateHIT", "CreateHITWithHITType", "CreateAdditionalAssignmentsForHIT"}
+)
+
+
+def _charge(spend: Spend, op: jobs.Operation) -> None:
+    """Add what an operation costs to ``spend``."""
     if op.op == "SendBonus":
-        amount = money.parse(op.params["BonusAmount"])
-        spend.add_bonus(amount)
-        return amount
-    if op.op == "CreateHIT":
+        spend.add_bonus(_amount(op.params["BonusAmount"]))
+    elif op.op == "CreateHIT":
         spend.add_hit(money.parse(op.params["Reward"]), int(op.params.get("MaxAssignments", 1)))
-    elif op.op in ("CreateHITWithHITType", "CreateAdditionalAssignmentsForHIT"):
+    elif op.op in _PRICED:  # the reward is the HIT type's, which the line does not state
         spend.unknown += 1
-    return None
 
 
 @dataclass(slots=True)
@@ -207,13 +220,13 @@ class Plan:
             )
         elif max_spend is not None and self.spend.total > max_spend:
             out.append(
-                f"this run would spend {usd(self.spend.total)} ({_spend_text(self.spend)}), "
+                f"this run would spend {usd(self.spend.total)} ({spend_text(self.spend)}), "
                 f"more than --max-spend {usd(max_spend)}"
             )
         if self.balance is not None and self.balance < self.spend.total:
             out.append(
                 f"the available balance {usd(self.balance)} does not cover the "
-                f"{usd(self.spend.total)} this run would spend ({_spend_text(self.spend)}); "
+                f"{usd(self.spend.total)} this run would spend ({spend_text(self.spend)}); "
                 "add funds (or --no-balance-check if you know better)"
             )
         return out
@@ -246,11 +259,13 @@ class Plan:
             "refusals": self.refusals(max_spend=max_spend),
         }
 
+
 def _op_dict(p: OpPlan) -> dict[str, int]:
     return {name: getattr(p, name) for name in OpPlan.__slots__}
 
 
-def _spend_text(spend: Spend) -> str:
+def spend_text(spend: Spend) -> str:
+    """Return ``bonuses $X + HIT rewards $Y + fees $Z`` (the parts there are)."""
     parts = []
     if spend.bonuses:
         parts.append(f"bonuses {usd(spend.bonus)}")
@@ -272,6 +287,31 @@ class _Repeats:
             self.first[name] = value
         else:
             self.more.setdefault(name, [self.first[name]]).append(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _amount(text: str) -> Decimal:
+    """Parse a BonusAmount (jobs repeat a few amounts: parse each once)."""
+    return money.parse(text)
+
+
+class _Bonuses:
+    """Bonus amounts counted by their text, then priced in bulk (a fee per payment)."""
+
+    def __init__(self, spend: Spend) -> None:
+        self.spend = spend
+        self.counts: dict[str, int] = {}
+
+    def add(self, text: str) -> None:
+        counts = self.counts
+        counts[text] = counts.get(text, 0) + 1
+        if len(counts) > 4096:
+            self.flush()
+
+    def flush(self) -> None:
+        for text, n in self.counts.items():
+            self.spend.add_bonus(_amount(text), n)
+        self.counts.clear()
 
 
 def survey(
@@ -306,12 +346,14 @@ def survey(
     done: Collection[str] = state.done if state else ()
     failed: Collection[str] = state.failed if state else ()
     in_doubt: Collection[str] = state.in_doubt if state else ()
+    job_bonuses, bonuses = _Bonuses(plan.job_spend), _Bonuses(plan.spend)
     bonused, messaged = _Repeats(), _Repeats()
     for item in operations:
         if isinstance(item, jobs.Barrier):
             plan.barriers += 1
             continue
-        p = plan.by_op.get(item.op) or plan.by_op.setdefault(item.op, OpPlan())
+        op, key = item.op, item.key
+        p = plan.by_op.get(op) or plan.by_op.setdefault(op, OpPlan())
         p.lines += 1
         calls = expand(item)
         if calls.calls is None:
@@ -320,32 +362,40 @@ def survey(
             p.calls += calls.calls
         if calls.listing:
             plan.listings.add(calls.listing)
-        amount = _charge(plan.job_spend, item)
-        if item.key in done:
+        if key in done:
             p.done += 1
             sending = False
-        elif item.key in failed:
+        elif key in failed:
             p.failed += 1
             sending = retry_failed
         else:
-            if item.key in in_doubt:
+            if key in in_doubt:
                 p.in_doubt += 1
             sending = True
-        if sending:
-            p.to_send += 1
-            _charge(plan.spend, item)
-            if amount is not None and max_bonus is not None and amount > max_bonus:
-                plan.over_limit_count += 1
-                if len(plan.over_limit) < MAX_SHOWN:
-                    plan.over_limit.append((item.line, amount))
-        if item.op == "NotifyWorkers":
+        p.to_send += sending
+        if op == "SendBonus":
+            text = item.params["BonusAmount"]
+            job_bonuses.add(text)
+            if sending:
+                bonuses.add(text)
+                if max_bonus is not None and _amount(text) > max_bonus:
+                    plan.over_limit_count += 1
+                    if len(plan.over_limit) < MAX_SHOWN:
+                        plan.over_limit.append((item.line, _amount(text)))
+            if details:
+                bonused.add(str(item.params["AssignmentId"]), (item.line, _amount(text)))
+        elif op in _PRICED:
+            _charge(plan.job_spend, item)
+            if sending:
+                _charge(plan.spend, item)
+        elif op == "NotifyWorkers":
             workers = item.params.get("WorkerIds") or ()
             p.recipients += len(workers)
             if details:
                 for worker in workers:
                     messaged.add(str(worker), item.line)
-        if details and amount is not None:
-            bonused.add(str(item.params["AssignmentId"]), (item.line, amount))
+    job_bonuses.flush()
+    bonuses.flush()
     plan.by_op = dict(sorted(plan.by_op.items()))
     plan.operations = sum(p.lines for p in plan.by_op.values())
     plan.job_changed = bool(state and state.runs and digest and state.runs[-1]["job"] != digest)
@@ -417,85 +467,3 @@ def _find(plan: Plan, bonused: _Repeats, messaged: _Repeats) -> None:
             f"{t.expanding} line(s) expand into calls found at run time with {listed}: "
             "counted as lines, not calls",
         )
-
-
-def render(plan: Plan, *, max_spend: Decimal | None = None) -> str:
-    """Return a plan for people: operations, money, balance, IAM actions, warnings."""
-    from turkbatch.summary import table
-
-    journal = "none yet" if not plan.journal_found else "found"
-    out = [f"plan for {plan.job} (journal {plan.journal}: {journal})", ""]
-    header = ("operation", "lines", "calls", "done", "failed", "in doubt", "to send")
-    rows = [(op, *_row(p)) for op, p in plan.by_op.items()]
-    out += table(header, rows, ("total", *_row(plan.total())))
-    for op, p in plan.by_op.items():
-        if p.recipients:
-            out.append(f"{op}: {p.recipients} worker id(s) named")
-    s, job = plan.spend, plan.job_spend
-    out += ["", f"to spend now: {usd(s.total)}"]
-    if s.bonuses:
-        out.append(
-            f"  {s.bonuses} bonus(es) {usd(s.bonus)} + MTurk fees {usd(s.bonus_fees)} "
-            "(20% each, at least $0.01)"
-        )
-    if s.hits:
-        out.append(f"  {s.hits} HIT(s): rewards {usd(s.rewards)} + fees {usd(s.reward_fees)}")
-    if job.total != s.total:
-        out.append(f"  whole job, done or not: {usd(job.total)} ({_spend_text(job)})")
-    guard = "off" if plan.max_bonus is None else f"bonuses above {usd(plan.max_bonus)} refused"
-    out.append(f"typo guard: {guard}")
-    if max_spend is not None:
-        out.append(f"spend cap (--max-spend): {usd(max_spend)}")
-    out.append(_balance_line(plan))
-    out += ["", "IAM actions needed (`turkbatch policy` prints the policy):"]
-    width = max((len(a) for a in plan.iam), default=0)
-    out += [f"  {action.ljust(width)}  {why}" for action, why in plan.iam.items()]
-    if plan.findings:
-        out += ["", f"warnings ({sum(plan.counts.values())}):"]
-        out += [f"  {f.message}" for f in plan.findings]
-        out += [
-            f"  ... and {n - MAX_SHOWN} more {kind} warning(s)"
-            for kind, n in plan.counts.items()
-            if n > MAX_SHOWN
-        ]
-    refusals = plan.refusals(max_spend=max_spend)
-    out.append("")
-    if refusals:
-        out.append("run would refuse to start:")
-        out += [f"  - {r}" for r in refusals]
-    elif not plan.total().to_send:
-        out.append("nothing to send: the journal records every operation as done or failed")
-    else:
-        out.append(f"run would send {plan.total().to_send} operation(s)")
-    return "\n".join(out)
-
-
-def _row(p: OpPlan) -> tuple[object, ...]:
-    calls = f"{p.calls}+?" if p.expanding else p.calls
-    return (p.lines, calls, p.done, p.failed, p.in_doubt, p.to_send)
-
-
-def _balance_line(plan: Plan) -> str:
-    if plan.balance is None:
-        why = plan.balance_error or "not looked up"
-        return f"balance: unknown ({why})"
-    where = f" at {plan.endpoint}" if plan.endpoint else ""
-    left = plan.balance - plan.spend.total
-    if left >= 0:
-        return f"balance: {usd(plan.balance)}{where}: covers it ({usd(left)} left after)"
-    return f"balance: {usd(plan.balance)}{where}: does NOT cover it ({usd(-left)} short)"
-
-
-def confirmation(plan: Plan, endpoint: str) -> str:
-    """Return what the production prompt shows before asking: the plan's totals."""
-    t = plan.total()
-    lines = [
-        f"About to run {plan.job} against the PRODUCTION endpoint {endpoint}: real money.",
-        f"  operations: {plan.operations} in the job, {t.to_send} to send "
-        f"({t.done} already done)",
-        f"  to spend:   {usd(plan.spend.total)} ({_spend_text(plan.spend)})",
-        "  " + _balance_line(plan),
-    ]
-    if plan.spend.unknown:
-        lines.append(f"  plus {plan.spend.unknown} line(s) at their HIT type's reward")
-    return "\n".join(lines)

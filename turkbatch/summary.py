@@ -251,8 +251,10 @@ def table(
     cells = [[str(c) for c in row] for row in (header, *rows, *((total,) if total else ()))]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = [
-        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-        .rstrip()
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ).rstrip()
         for r in cells
     ]
     rule = "  ".join("-" * w for w in widths)

@@ -1,0 +1,138 @@
+"""Reports: one row per operation (per worker for messages), from the journal."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from turkbatch import engine, jobs
+from turkbatch.backoff import Backoff
+from turkbatch.client import ClientSettings
+from turkbatch.journal import Journal
+from turkbatch.report import COLUMNS, write_report
+from turkbatch.sim import Clock, Simulator, World
+
+FAST = Backoff(base=0.001, cap=0.01)
+WORLD = {
+    "workers": [{"WorkerId": "A9MUTE", "notifiable": False}],
+    "hits": [{"HITId": "3HIT1", "Reward": "0.50", "MaxAssignments": 5}],
+    "assignments": [
+        {"AssignmentId": "3AS1", "WorkerId": "A1ONE", "HITId": "3HIT1"},
+        {"AssignmentId": "3AS2", "WorkerId": "A2TWO", "HITId": "3HIT1"},
+    ],
+}
+JOB = [
+    {"op": "ApproveAssignment", "AssignmentId": "3AS1"},
+    {"barrier": True},
+    {
+        "op": "SendBonus",
+        "WorkerId": "A1ONE",
+        "AssignmentId": "3AS1",
+        "BonusAmount": "1.25",
+        "Reason": "Top 10%",
+    },
+    {
+        "op": "SendBonus",
+        "WorkerId": "A2TWO",
+        "AssignmentId": "3NOPE",
+        "BonusAmount": "0.50",
+        "Reason": "x",
+    },
+    {
+        "op": "NotifyWorkers",
+        "Subject": "Hi",
+        "MessageText": "Paid",
+        "WorkerIds": ["A1ONE", "A9MUTE"],
+    },
+]
+
+
+@pytest.fixture
+async def ran(tmp_path: Path) -> AsyncIterator[Path]:
+    """A job run against a strict world: one bonus paid, one failed, one worker unreachable."""
+    job = tmp_path / "job.jsonl"
+    job.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in JOB))
+    async with Simulator(world=World.from_dict(WORLD, clock=Clock())) as sim:
+        client = ClientSettings(endpoint_url=sim.endpoint_url)
+        await engine.run(job, engine.Settings(client=client, backoff=FAST, rate=1000.0))
+    yield tmp_path / "job.journal.jsonl"
+
+
+def rows(journal: Path, **kw: Any) -> tuple[list[dict[str, str]], list[str]]:
+    """The CSV report of a journal, parsed, and its notes."""
+    out = io.StringIO()
+    notes = write_report(journal, out, **kw)
+    parsed = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert list(parsed[0]) == list(COLUMNS)
+    return parsed, notes
+
+
+async def test_csv_rows(ran: Path) -> None:
+    """A row per operation in job order, per worker for the message, with the books' fields."""
+    report, notes = rows(ran)
+    assert notes == []
+    assert [(r["line"], r["op"], r["outcome"], r["worker_id"]) for r in report] == [
+        ("1", "ApproveAssignment", "done", ""),
+        ("3", "SendBonus", "done", "A1ONE"),
+        ("4", "SendBonus", "failed", "A2TWO"),
+        ("5", "NotifyWorkers", "done", "A1ONE"),
+        ("5", "NotifyWorkers", "failed", "A9MUTE"),
+    ]
+    paid, failed, _, muted = report[1], report[2], report[3], report[4]
+    assert (paid["bonus_amount"], paid["fee"], paid["reason"]) == ("1.25", "0.25", "Top 10%")
+    assert paid["request_id"] and paid["token"].startswith("tb1-") and paid["time"].endswith("Z")
+    assert failed["fee"] == "" and failed["error_code"] and "3NOPE" in failed["error"]
+    assert muted["error_code"] == "HardFailure" and muted["error"]
+    assert json.loads(report[3]["params"]) == {"MessageText": "Paid", "Subject": "Hi"}
+
+
+async def test_json_and_jsonl(ran: Path) -> None:
+    """--format json is one array, jsonl one object per line; both have every column."""
+    out = io.StringIO()
+    write_report(ran, out, fmt="json")
+    array = json.loads(out.getvalue())
+    assert len(array) == 5 and set(array[0]) == set(COLUMNS)
+    out = io.StringIO()
+    write_report(ran, out, fmt="jsonl")
+    assert [json.loads(line) for line in out.getvalue().splitlines()] == array
+
+
+async def test_without_the_job_file(ran: Path) -> None:
+    """With the job gone, bonuses keep their parameters (from intents); the rest is outcomes."""
+    (ran.parent / "job.jsonl").rename(ran.parent / "moved.jsonl")
+    report, notes = rows(ran)
+    assert notes and "not found" in notes[0]
+    bonuses = [r for r in report if r["op"] == "SendBonus"]
+    assert {(r["worker_id"], r["bonus_amount"], r["outcome"]) for r in bonuses} == {
+        ("A1ONE", "1.25", "done"),
+        ("A2TWO", "0.50", "failed"),
+    }
+    assert [r["worker_id"] for r in report if r["op"] == "NotifyWorkers"] == ["A9MUTE"]
+    again, notes = rows(ran, job=ran.parent / "moved.jsonl")
+    assert notes == [] and len(again) == 5
+
+
+async def test_in_doubt_and_not_run(ran: Path) -> None:
+    """An intent with no outcome is in_doubt; a line the journal never saw is not_run."""
+    job = ran.parent / "job.jsonl"
+    new = {"op": "SendBonus", "WorkerId": "A3", "AssignmentId": "3AS3", "BonusAmount": "2.00"}
+    with job.open("ab") as f:
+        f.write(orjson.dumps({**new, "Reason": "late"}) + b"\n")
+        f.write(orjson.dumps({**new, "Reason": "later"}) + b"\n")
+    ops = [i for i in jobs.read_job(job) if isinstance(i, jobs.Operation)]
+    digest = jobs.check_job(job).digest
+    async with await Journal.open(ran, job_digest=digest, job_path=str(job)) as journal:
+        await journal.intent(ops[-2].key, op="SendBonus", token=ops[-2].token)
+    report, notes = rows(ran)
+    assert notes == []
+    assert [(r["reason"], r["outcome"], bool(r["token"])) for r in report[-2:]] == [
+        ("late", "in_doubt", True),
+        ("later", "not_run", True),
+    ]

@@ -1,0 +1,330 @@
+"""
+Bulk forms of job lines: recognise them, validate them, and normalise their parameters.
+
+A bulk line names many items where the API takes one; :mod:`turkbatch.expand` turns it
+into single calls at run time. The four forms:
+
+=============  ===================================================================
+``chunks``     NotifyWorkers with any number (≥ 1) of ``WorkerIds``: de-duplicated
+               (order kept), sent in chunks of at most 100. Every NotifyWorkers line
+               is this form, so every message gets per-worker outcomes.
+``workers``    AssociateQualificationWithWorker, DisassociateQualificationFromWorker,
+               CreateWorkerBlock, DeleteWorkerBlock with ``WorkerIds`` (a list ≥ 1) in
+               place of ``WorkerId``: one call per distinct worker.
+``requests``   Accept/RejectQualificationRequest with ``QualificationTypeId`` in place
+               of ``QualificationRequestId``: every pending request of that type.
+``assignments``  Approve/RejectAssignment with ``HITId`` in place of ``AssignmentId``:
+               every Submitted assignment of that HIT (with ``OverrideRejection: true``,
+               Approve also takes the Rejected ones).
+=============  ===================================================================
+
+The last two (the *listed* forms) take filters, as lower-case keys like ``id``:
+``submitted_after`` (inclusive) and ``submitted_before`` (exclusive), each ISO-8601
+(naive means UTC) or epoch seconds, and ``workers`` / ``except_workers`` (lists of
+WorkerIds). Every other API parameter on a bulk line is passed to each call it becomes.
+
+Only lines the strict validator refused come here (the fast path never pays for this),
+except NotifyWorkers, which always does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from difflib import get_close_matches
+from enum import StrEnum
+from typing import Any, Final
+
+from turkbatch import schema
+
+__all__ = [
+    "ALWAYS",
+    "FILTERS",
+    "LISTED",
+    "Bulk",
+    "Form",
+    "as_epoch",
+    "item_param",
+    "listed",
+    "parent_param",
+    "parse",
+    "plain_chunks",
+    "suggest",
+]
+
+Validator = Callable[[dict[str, Any]], list[schema.Violation]]
+Problem = str | schema.Violation
+
+
+class Bulk(StrEnum):
+    """The bulk forms: how a line becomes single calls."""
+
+    CHUNKS = "chunks"
+    WORKERS = "workers"
+    REQUESTS = "requests"
+    ASSIGNMENTS = "assignments"
+
+
+#: Operations whose every line is a bulk line (it always goes through :func:`parse`).
+ALWAYS: Final = frozenset({"NotifyWorkers"})
+#: The forms whose items are found by a List call at run time.
+LISTED: Final = frozenset({Bulk.REQUESTS, Bulk.ASSIGNMENTS})
+#: Filter keys of the listed forms, in the order they are documented.
+FILTERS: Final = ("submitted_after", "submitted_before", "workers", "except_workers")
+OWN_KEYS: Final = ("op", "id", "barrier")
+
+#: op → (form, the item's id parameter, the bulk parameter replacing it)
+_FORMS: Final[Mapping[str, tuple[Bulk, str, str]]] = {
+    "NotifyWorkers": (Bulk.CHUNKS, "WorkerIds", "WorkerIds"),
+    "AssociateQualificationWithWorker": (Bulk.WORKERS, "WorkerId", "WorkerIds"),
+    "DisassociateQualificationFromWorker": (Bulk.WORKERS, "WorkerId", "WorkerIds"),
+    "CreateWorkerBlock": (Bulk.WORKERS, "WorkerId", "WorkerIds"),
+    "DeleteWorkerBlock": (Bulk.WORKERS, "WorkerId", "WorkerIds"),
+    "AcceptQualificationRequest": (Bulk.REQUESTS, "QualificationRequestId", "QualificationTypeId"),
+    "RejectQualificationRequest": (Bulk.REQUESTS, "QualificationRequestId", "QualificationTypeId"),
+    "ApproveAssignment": (Bulk.ASSIGNMENTS, "AssignmentId", "HITId"),
+    "RejectAssignment": (Bulk.ASSIGNMENTS, "AssignmentId", "HITId"),
+}
+#: A valid stand-in for the item id while the rest of a bulk line is validated.
+_PLACEHOLDER: Final = {
+    "WorkerId": "APLACEHOLDER",
+    "QualificationRequestId": "PLACEHOLDER",
+    "AssignmentId": "3PLACEHOLDER",
+}
+#: What each parent id means, for messages.
+_MEANS: Final = {
+    "QualificationTypeId": "every pending request of that type",
+    "HITId": "every Submitted assignment of that HIT",
+    "WorkerIds": "one call per worker",
+}
+_validators: dict[str, Validator] = {}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Form:
+    """
+    A valid bulk line.
+
+    Attributes:
+        bulk: which form.
+        params: the line's API parameters; for ``chunks`` and ``workers`` ``WorkerIds``
+            is de-duplicated, first occurrence kept.
+        filters: normalised filters (times as epoch seconds, worker lists sorted and
+            de-duplicated); empty when none.
+        dropped: repeated WorkerIds removed from ``params``.
+        distinct: distinct WorkerIds (``chunks`` and ``workers``), else 0.
+    """
+
+    bulk: Bulk
+    params: dict[str, Any]
+    filters: dict[str, Any]
+    dropped: int = 0
+    distinct: int = 0
+
+
+def parent_param(op: str) -> str | None:
+    """Return the parameter that makes a line of ``op`` a bulk line, if ``op`` has one."""
+    form = _FORMS.get(op)
+    return form[2] if form else None
+
+
+def item_param(op: str) -> str | None:
+    """Return the one-item parameter the bulk parameter of ``op`` stands in for."""
+    form = _FORMS.get(op)
+    return form[1] if form else None
+
+
+def listed(op: str) -> bool:
+    """Return whether ``op`` has a listed bulk form (one that takes filters)."""
+    form = _FORMS.get(op)
+    return form is not None and form[0] in LISTED
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """Return ``"; did you mean 'X'?"`` for the closest of ``choices``, or ``""``."""
+    by_lower = {c.lower(): c for c in choices}
+    hit = by_lower.get(word.lower())
+    if hit is None:
+        close = get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+        hit = by_lower[close[0]] if close else None
+    return f"; did you mean '{hit}'?" if hit else ""
+
+
+def as_epoch(value: object) -> float | None:
+    """Return a time as epoch seconds: a number, an ISO-8601 string or a datetime; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    return None
+
+
+def _strict(op: str) -> Validator:
+    check = _validators.get(op)
+    if check is None:
+        check = _validators[op] = schema.validator(op)
+    return check
+
+
+def _moved(violation: schema.Violation, path: schema.Path) -> schema.Violation:
+    return schema.Violation(path, violation.value, violation.rule, violation.limit)
+
+
+def _worker_list(name: str, value: object, out: list[Problem]) -> list[str] | None:
+    """Check a list of WorkerIds; return it de-duplicated (order kept), or None if bad."""
+    if not isinstance(value, list):
+        out.append(schema.Violation((name,), value, "type", "list"))
+        return None
+    if not value:
+        out.append(f"{name} is empty: name at least one worker")
+        return None
+    check, before = _strict("DeleteWorkerBlock"), len(out)
+    for i, worker in enumerate(value):
+        out.extend(_moved(v, (name, i)) for v in check({"WorkerId": worker}))
+    return list(dict.fromkeys(value)) if len(out) == before else None
+
+
+def _filters(rec: dict[str, Any], listed: bool, out: list[Problem]) -> dict[str, Any]:
+    """Pop and check the lower-case keys of a bulk line; return the normalised filters."""
+    found: dict[str, Any] = {}
+    for key in [k for k in rec if not isinstance(k, str) or k[:1].islower()]:
+        value = rec.pop(key)
+        if key not in FILTERS:
+            known = (*OWN_KEYS, *FILTERS) if listed else OWN_KEYS
+            out.append(
+                f"unknown key {key!r} (turkbatch's own keys are {', '.join(known[:-1])} "
+                f"and {known[-1]}){suggest(str(key), known)}"
+            )
+        elif not listed:
+            out.append(f"'{key}' is a filter: filters apply only to lines with a parent id")
+        elif key.startswith("submitted_"):
+            when = as_epoch(value)
+            if when is None:
+                out.append(
+                    f"{key} must be an ISO-8601 time (e.g. 2026-11-01T00:00:00Z) or epoch "
+                    f"seconds, not {value!r}"
+                )
+            else:
+                found[key] = when
+        else:
+            workers = _worker_list(key, value, out)
+            if workers is not None:
+                found[key] = sorted(workers)
+    after, before = found.get("submitted_after"), found.get("submitted_before")
+    if after is not None and before is not None and after >= before:
+        out.append("submitted_after is not before submitted_before: the filters select nothing")
+    return found
+
+
+def parse(op: str, rec: dict[str, Any]) -> Form | list[Problem] | None:
+    """
+    Return the bulk form of a record (``op`` and ``id`` already removed).
+
+    Args:
+        op: a 2017-01-17 operation name.
+        rec: the line's other keys; not modified.
+
+    Returns:
+        A :class:`Form` for a valid bulk line; its problems (messages or schema
+        violations, in line order) for an invalid one; ``None`` when the line is not a
+        bulk form at all (then its strict validation errors are what to report).
+    """
+    spec = _FORMS.get(op)
+    if spec is None:
+        return None
+    bulk, item, parent = spec
+    if bulk is not Bulk.CHUNKS and parent not in rec:
+        return None
+    rec = dict(rec)
+    out: list[Problem] = []
+    filters = _filters(rec, bulk in LISTED, out)
+    if bulk is Bulk.CHUNKS:
+        return _chunks(rec, filters, out)
+    if item in rec:
+        out.insert(
+            0,
+            f"give {item} (one item) or {parent} ({_MEANS[parent]}), not both",
+        )
+        return out
+    params = dict(rec)
+    value = rec.pop(parent)
+    if bulk is Bulk.WORKERS:
+        workers = _worker_list(parent, value, out)
+    else:
+        listing = "ListQualificationRequests" if bulk is Bulk.REQUESTS else "ListAssignmentsForHIT"
+        out.extend(_strict(listing)({parent: value}))
+    rec[item] = _PLACEHOLDER[item]
+    out.extend(v for v in _strict(op)(rec) if v.path[:1] != (item,))
+    if out:
+        return out
+    if bulk is not Bulk.WORKERS:
+        return Form(bulk=bulk, params=params, filters=filters)
+    assert workers is not None
+    params[parent] = workers
+    return Form(
+        bulk=bulk,
+        params=params,
+        filters=filters,
+        dropped=len(value) - len(workers),
+        distinct=len(workers),
+    )
+
+
+_PLAIN_NOTIFY: Final = frozenset({"Subject", "MessageText", "WorkerIds"})
+
+
+def plain_chunks(rec: dict[str, Any]) -> Form | None:
+    """
+    Return the form of a NotifyWorkers line that is valid as a single call, cheaply.
+
+    The common case (≤ 100 ids, no filters, nothing legacy) skips the general checks;
+    anything else returns ``None`` for :func:`parse` to judge. ``rec`` may be reused.
+    """
+    ids = rec.get("WorkerIds")
+    if ids.__class__ is not list or not 0 < len(ids) <= 100 or not _PLAIN_NOTIFY.issuperset(rec):
+        return None
+    if _strict("NotifyWorkers")(rec):
+        return None
+    workers = list(dict.fromkeys(ids))
+    params = rec if len(workers) == len(ids) else {**rec, "WorkerIds": workers}
+    return Form(
+        bulk=Bulk.CHUNKS,
+        params=params,
+        filters={},
+        dropped=len(ids) - len(workers),
+        distinct=len(workers),
+    )
+
+
+def _chunks(
+    rec: dict[str, Any], filters: dict[str, Any], out: list[Problem]
+) -> Form | list[Problem]:
+    """Validate a NotifyWorkers line of any length (the 100-id cap is per call)."""
+    ids = rec.get("WorkerIds")
+    found = [
+        v
+        for v in _strict("NotifyWorkers")(rec)
+        if not (v.rule == "max_items" and v.path == ("WorkerIds",))
+    ]
+    out.extend(found)
+    if isinstance(ids, list) and not ids:
+        out.append("WorkerIds is empty: name at least one worker")
+    if out:
+        return out
+    workers = list(dict.fromkeys(ids))  # type: ignore[arg-type]
+    params = {**rec, "WorkerIds": workers}
+    return Form(
+        bulk=Bulk.CHUNKS,
+        params=params,
+        filters=filters,
+        dropped=len(ids) - len(workers),  # type: ignore[arg-type]
+        distinct=len(workers),
+    )

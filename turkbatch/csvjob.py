@@ -1,0 +1,343 @@
+"""
+``turkbatch job from-csv``: turn a spreadsheet (CSV) into a job file, validating as it goes.
+
+Each data row becomes one job line for ``--op`` (NotifyWorkers rows become one line per
+distinct Subject and MessageText, listing every row's worker). Columns are matched to API
+parameters by name, ignoring case, spaces, ``_`` and ``-`` (``Bonus Amount`` →
+BonusAmount); ``--map COLUMN=PARAM`` maps any other column, ``--set PARAM=VALUE`` gives
+a value for rows whose own cell is missing or empty; other columns are ignored. Cells
+are typed by the API model (:mod:`turkbatch.columns`).
+
+MTurk's batch-results layout (``AssignmentId``, ``Approve``, ``Reject``, ``Answer.*``
+...) is recognised for Approve/RejectAssignment: ``--op ApproveAssignment`` takes the
+rows with any mark in ``Approve``; ``--op RejectAssignment`` takes the rows with text in
+``Reject`` and sends it as RequesterFeedback; other rows are skipped, a row marked both
+ways is an error, and the layout's own RequesterFeedback column (MTurk's record of past
+feedback) is not read.
+
+Rows are numbered as a spreadsheet shows them (the header is row 1). Every row is
+validated exactly like a job line; any bad row is reported as ``FILE:ROW: message`` and
+nothing is written (exit 2). Otherwise the JSONL goes to ``--output`` (replaced
+atomically) or standard output (exit 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import os
+import shutil
+import sys
+import tempfile
+from array import array
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Final
+
+import orjson
+
+from turkbatch import columns, jobs
+from turkbatch.columns import Columns, Row
+from turkbatch.errors import JobError, LineError, UsageError
+
+__all__ = ["Report", "Spec", "add_parser", "convert", "run"]
+
+EXAMPLES: Final = """\
+examples:
+  turkbatch job from-csv payouts.csv --op SendBonus --set Reason="Thanks!" -o payouts.jsonl
+  turkbatch job from-csv results.csv --op ApproveAssignment --set RequesterFeedback="Great"
+  turkbatch job from-csv results.csv --op RejectAssignment -o rejections.jsonl
+  turkbatch job from-csv people.csv --op NotifyWorkers --map "Worker ID=WorkerIds" \\
+      --set Subject="New study" --set MessageText="..."
+
+exit codes: 0 written, 2 bad rows or usage (nothing written)
+"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Spec:
+    """
+    What to convert.
+
+    Attributes:
+        op: the operation (a 2017-01-17 or legacy name).
+        columns: explicit column → parameter mappings (``--map``).
+        constants: parameter → value for rows without their own (``--set``).
+        delimiter: the field separator; ``None``: tab for ``.tsv``, else comma.
+    """
+
+    op: str
+    columns: Mapping[str, str] = field(default_factory=dict)
+    constants: Mapping[str, str] = field(default_factory=dict)
+    delimiter: str | None = None
+
+
+@dataclass(slots=True)
+class Report:
+    """What a conversion did: rows read, lines written, rows skipped, columns ignored."""
+
+    op: str
+    rows: int = 0
+    lines: int = 0
+    skipped: int = 0
+    marks: str | None = None
+    ignored: list[str] = field(default_factory=list)
+
+
+def _rows(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(row number, cells)``; the header is row 1."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        number = 0
+        try:
+            for number, cells in enumerate(csv.reader(f, delimiter=delimiter), 1):
+                yield number, cells
+        except UnicodeDecodeError as exc:
+            error = LineError(line=number + 1, message=f"not valid UTF-8: {exc.reason}")
+            raise JobError(str(path), [error]) from None
+        except csv.Error as exc:
+            raise JobError(str(path), [LineError(line=number + 1, message=str(exc))]) from None
+
+
+def _open(path: Path, spec: Spec) -> tuple[Columns, Report, Iterator[tuple[int, Row]]]:
+    """
+    Read the header and plan the conversion; return the plan, a fresh report, and the
+    rows to come as ``(row number, record)``: a record is a dict to validate, a string
+    saying why the row cannot be one, or ``None`` for a row skipped.
+    """
+    delimiter = spec.delimiter or ("\t" if path.suffix.lower() == ".tsv" else ",")
+    rows = _rows(path, delimiter)
+    header = next(rows, (1, []))[1]
+    if not header:
+        raise JobError(str(path), [LineError(line=1, message="no header row")])
+    plan = columns.plan(
+        spec.op,
+        [h.strip() for h in header],
+        mapping=spec.columns,
+        constants=spec.constants,
+        source=str(path),
+    )
+    report = Report(op=plan.modern, marks=plan.selects, ignored=plan.ignored)
+
+    def records() -> Iterator[tuple[int, Row]]:
+        for number, cells in rows:
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) > len(header):
+                yield number, f"{len(cells)} cells but only {len(header)} columns"
+            else:
+                yield number, plan.record(cells)
+
+    return plan, report, records()
+
+
+def _checked(path: Path, spec: Spec, max_errors: int) -> Report:
+    """Pass 1: convert and validate every row; raise JobError with row numbers."""
+    _, report, records = _open(path, spec)
+    numbers = array("L")  # the row number of each record validated
+    errors: list[LineError] = []
+    total = 0
+
+    def valid() -> Iterator[dict[str, Any]]:
+        nonlocal total
+        for number, rec in records:
+            report.rows += 1
+            if rec is None:
+                report.skipped += 1
+            elif isinstance(rec, str):
+                total += 1
+                errors.append(LineError(line=number, message=rec))
+            else:
+                numbers.append(number)
+                yield rec
+
+    try:
+        jobs.check_items(valid(), source=str(path), max_errors=max_errors)
+    except JobError as exc:
+        if not numbers and not total:
+            message = f"no rows to convert ({report.skipped} skipped)"
+            raise JobError(str(path), [LineError(line=report.rows + 1, message=message)]) from None
+        if numbers:  # (with no record at all, its one error is "no operations")
+            total += exc.total
+            errors.extend(
+                LineError(line=numbers[e.line - 1], message=e.message) for e in exc.errors
+            )
+    if total:
+        errors.sort(key=lambda e: e.line)
+        raise JobError(str(path), errors[:max_errors], total)
+    return report
+
+
+def _lines(path: Path, spec: Spec) -> Iterator[dict[str, Any]]:
+    """Pass 2: the valid records again, NotifyWorkers rows grouped by message."""
+    plan, _, records = _open(path, spec)
+    if plan.modern != "NotifyWorkers":
+        yield from (rec for _, rec in records if isinstance(rec, dict))
+        return
+    groups: dict[tuple[str, str], list[str]] = {}
+    for _, rec in records:
+        if isinstance(rec, dict):
+            key = (rec.get("Subject", ""), rec.get("MessageText", ""))
+            groups.setdefault(key, []).extend(rec.get("WorkerIds", ()))
+    for (subject, text), workers in groups.items():
+        yield {"op": plan.op, "Subject": subject, "MessageText": text, "WorkerIds": workers}
+
+
+def convert(path: Path, spec: Spec, out: IO[bytes], *, max_errors: int = 50) -> Report:
+    """
+    Convert a CSV file into JSONL job lines written to ``out``; nothing is written on error.
+
+    The lines are in their 2017-01-17 form (legacy names mapped); a token or an ``id``
+    appears only where the row gave one.
+
+    Raises:
+        UsageError: the operation, a ``--map`` or a ``--set`` is unusable.
+        JobError: bad rows, with their row numbers (or an unreadable or empty file).
+        OSError: the file cannot be read.
+    """
+    report = _checked(path, spec, max_errors)
+    given: deque[dict[str, Any]] = deque()  # the record each operation comes from
+
+    def lines() -> Iterator[dict[str, Any]]:
+        for rec in _lines(path, spec):
+            given.append(rec)
+            yield rec
+
+    report.lines = 0
+    for op in jobs.iter_items(lines()):
+        source = given.popleft()
+        if not isinstance(op, jobs.Operation):
+            continue
+        rec = {"op": op.op, **op.params, **(op.filters or {})}
+        if jobs.TOKEN not in source:
+            rec.pop(jobs.TOKEN, None)
+        if "id" in source:
+            rec["id"] = source["id"]
+        out.write(orjson.dumps(rec) + b"\n")
+        report.lines += 1
+    return report
+
+
+def add_parser(commands: Any) -> argparse.ArgumentParser:
+    """
+    Add the ``job`` command (subcommand ``from-csv``) to ``commands``.
+
+    Returns:
+        The ``job`` parser.
+    """
+    job: argparse.ArgumentParser = commands.add_parser(
+        "job", help="make job files (from-csv)", description="Make job files."
+    )
+    sub = job.add_subparsers(dest="job_command", metavar="SUBCOMMAND", required=True)
+    p = sub.add_parser(
+        "from-csv",
+        help="turn a CSV (payouts, MTurk batch results) into a job file",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("csv_file", type=Path, metavar="FILE", help="the CSV file (UTF-8)")
+    p.add_argument("--op", dest="csv_op", required=True, metavar="OPERATION", help="e.g. SendBonus")
+    p.add_argument(
+        "--map",
+        dest="csv_map",
+        type=_pair,
+        action="append",
+        default=[],
+        metavar="COLUMN=PARAM",
+        help="read PARAM from COLUMN (repeatable)",
+    )
+    p.add_argument(
+        "--set",
+        dest="csv_set",
+        type=_pair,
+        action="append",
+        default=[],
+        metavar="PARAM=VALUE",
+        help="PARAM for every row whose own cell is missing or empty (repeatable)",
+    )
+    p.add_argument(
+        "--output", "-o", dest="csv_output", type=Path, metavar="PATH", help="default: stdout"
+    )
+    p.add_argument(
+        "--delimiter",
+        dest="csv_delimiter",
+        metavar="C",
+        help="field separator (default , or tab for .tsv)",
+    )
+    return job
+
+
+def _pair(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, not {text!r}")
+    return name.strip(), value
+
+
+def run(args: argparse.Namespace) -> int:
+    """
+    Run ``job from-csv`` with parsed arguments.
+
+    Returns:
+        0 when the job file was written, 2 for bad rows or usage (nothing written).
+    """
+    spec = Spec(
+        op=args.csv_op,
+        columns=dict(args.csv_map),
+        constants=dict(args.csv_set),
+        delimiter=args.csv_delimiter,
+    )
+    target: Path | None = args.csv_output
+    try:
+        if target is None:
+            with tempfile.TemporaryFile() as buffer:
+                report = convert(args.csv_file, spec, buffer)
+                buffer.seek(0)
+                shutil.copyfileobj(buffer, sys.stdout.buffer)
+                sys.stdout.flush()
+        else:
+            report = _write(args.csv_file, spec, target)
+    except JobError as exc:
+        print(exc.render(), file=sys.stderr)
+        print(f"turkbatch: {args.csv_file}: nothing written", file=sys.stderr)
+        return 2
+    except UsageError as exc:
+        print(f"turkbatch: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"turkbatch: {exc.filename or args.csv_file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    _summarise(args.csv_file, spec, report, target)
+    return 0
+
+
+def _write(source: Path, spec: Spec, target: Path) -> Report:
+    """Convert into a temporary file beside ``target``, then rename it over ``target``."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            report = convert(source, spec, out)
+        os.replace(name, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise
+    return report
+
+
+def _summarise(source: Path, spec: Spec, report: Report, target: Path | None) -> None:
+    where = str(target) if target else "standard output"
+    skipped = ""
+    if report.skipped:
+        why = f"not marked {report.marks}" if report.marks else "empty"
+        skipped = f"; {report.skipped} skipped ({why})"
+    print(
+        f"turkbatch: {source}: {report.rows} rows → {report.lines} {report.op} line(s) in "
+        f"{where}{skipped}",
+        file=sys.stderr,
+    )
+    if report.ignored:
+        print(f"turkbatch: columns not used: {', '.join(report.ignored)}", file=sys.stderr)

@@ -1,0 +1,102 @@
+"""
+``run``'s safety guards: nothing that changes state is sent until every one has passed.
+
+In order: the **typo guard** (a bonus to send above ``max_bonus``) and the **spend cap**
+(``max_spend``, bonuses and HIT rewards with MTurk's fees), which need no request; then
+the **balance check** (GetAccountBalance, read-only) and the **confirmation** (the CLI's
+production prompt), which the engine runs once its client is up. Each refusal raises
+:class:`~turkbatch.errors.Refused`. The numbers are :func:`turkbatch.plan.survey`'s, the
+same ``turkbatch plan`` shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from turkbatch import jobs
+from turkbatch import plan as planning
+from turkbatch.catalog import MONEY_OPERATIONS
+from turkbatch.errors import OperationError, Refused
+from turkbatch.journal import Journal, JournalState
+
+if TYPE_CHECKING:
+    from turkbatch.engine import Settings
+
+__all__ = ["check", "preflight"]
+
+
+def preflight(
+    name: str,
+    source: Callable[[], Iterator[jobs.Operation | jobs.Barrier]],
+    stats: jobs.JobStats,
+    settings: Settings,
+    journal_path: Path,
+) -> planning.Plan | None:
+    """
+    Survey what the run would pay, and apply the guards that need no request.
+
+    The journal is read without its lock: if another run holds it, opening it fails
+    later anyway, and if one has just finished, what is left is only overestimated.
+
+    Returns:
+        The plan, or ``None`` when no guard needs one (nothing moves money, no prompt).
+
+    Raises:
+        Refused: the typo guard or the spend cap refuses.
+        JournalError: the journal is damaged.
+    """
+    guarded = settings.max_bonus is not None or settings.max_spend is not None
+    moves_money = not MONEY_OPERATIONS.isdisjoint(stats.by_op)
+    if settings.confirm is None and not (moves_money and (guarded or settings.balance_check)):
+        return None
+    state: JournalState | None = Journal.read(journal_path) if journal_path.exists() else None
+    result = planning.survey(
+        name,
+        source(),
+        state=state,
+        journal=str(journal_path),
+        digest=stats.digest,
+        max_bonus=settings.max_bonus,
+        retry_failed=settings.retry_failed,
+        details=False,
+    )
+    _refuse(result.refusals(max_spend=settings.max_spend))
+    return result
+
+
+async def check(
+    plan: planning.Plan, settings: Settings, balance: Callable[[], Awaitable[Decimal]]
+) -> None:
+    """
+    Check the balance, then ask for confirmation: the last steps before sending.
+
+    Args:
+        plan: what :func:`preflight` returned; its ``balance`` is filled in.
+        settings: the run's settings.
+        balance: looks up the available balance (through the engine's retry layer).
+
+    Raises:
+        Refused: the balance does not cover the run or cannot be looked up, or the
+            confirmation said no.
+    """
+    if settings.balance_check and (plan.spend.total > 0 or settings.confirm):
+        try:
+            plan.balance = await balance()
+        except OperationError as exc:
+            raise Refused(
+                f"cannot check the balance before paying (GetAccountBalance: {exc.message}); "
+                "allow mechanicalturk:GetAccountBalance, or run with --no-balance-check"
+            ) from exc
+        _refuse(plan.refusals(max_spend=settings.max_spend))
+    # Called in the event loop, which runs nothing else yet: a prompt in a worker thread
+    # would leave Ctrl-C at the prompt waiting on that thread.
+    if settings.confirm is not None and not settings.confirm(plan):
+        raise Refused("not confirmed")
+
+
+def _refuse(reasons: list[str]) -> None:
+    if reasons:
+        raise Refused(reasons)

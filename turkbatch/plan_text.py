@@ -1,0 +1,93 @@
+"""
+A plan for people: the text ``turkbatch plan`` prints, and the totals the production
+prompt shows before asking.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from turkbatch.money import usd
+from turkbatch.plan import MAX_SHOWN, OpPlan, Plan, spend_text
+from turkbatch.summary import table
+
+__all__ = ["confirmation", "render"]
+
+
+def render(plan: Plan, *, max_spend: Decimal | None = None) -> str:
+    """Return a plan for people: operations, money, balance, IAM actions, warnings."""
+    journal = "none yet" if not plan.journal_found else "found"
+    out = [f"plan for {plan.job} (journal {plan.journal}: {journal})", ""]
+    header = ("operation", "lines", "calls", "done", "failed", "in doubt", "to send")
+    rows = [(op, *_row(p)) for op, p in plan.by_op.items()]
+    out += table(header, rows, ("total", *_row(plan.total())))
+    for op, p in plan.by_op.items():
+        if p.recipients:
+            out.append(f"{op}: {p.recipients} worker id(s) named")
+    s, job = plan.spend, plan.job_spend
+    out += ["", f"to spend now: {usd(s.total)}"]
+    if s.bonuses:
+        out.append(
+            f"  {s.bonuses} bonus(es) {usd(s.bonus)} + MTurk fees {usd(s.bonus_fees)} "
+            "(20% each, at least $0.01)"
+        )
+    if s.hits:
+        out.append(f"  {s.hits} HIT(s): rewards {usd(s.rewards)} + fees {usd(s.reward_fees)}")
+    if job.total != s.total:
+        out.append(f"  whole job, done or not: {usd(job.total)} ({spend_text(job)})")
+    guard = "off" if plan.max_bonus is None else f"bonuses above {usd(plan.max_bonus)} refused"
+    out.append(f"typo guard: {guard}")
+    if max_spend is not None:
+        out.append(f"spend cap (--max-spend): {usd(max_spend)}")
+    out.append(_balance_line(plan))
+    out += ["", "IAM actions needed (`turkbatch policy` prints the policy):"]
+    width = max((len(a) for a in plan.iam), default=0)
+    out += [f"  {action.ljust(width)}  {why}" for action, why in plan.iam.items()]
+    if plan.findings:
+        out += ["", f"warnings ({sum(plan.counts.values())}):"]
+        out += [f"  {f.message}" for f in plan.findings]
+        out += [
+            f"  ... and {n - MAX_SHOWN} more {kind} warning(s)"
+            for kind, n in plan.counts.items()
+            if n > MAX_SHOWN
+        ]
+    refusals = plan.refusals(max_spend=max_spend)
+    out.append("")
+    if refusals:
+        out.append("run would refuse to start:")
+        out += [f"  - {r}" for r in refusals]
+    elif not plan.total().to_send:
+        out.append("nothing to send: the journal records every operation as done or failed")
+    else:
+        out.append(f"run would send {plan.total().to_send} operation(s)")
+    return "\n".join(out)
+
+
+def _row(p: OpPlan) -> tuple[object, ...]:
+    calls = f"{p.calls}+?" if p.expanding else p.calls
+    return (p.lines, calls, p.done, p.failed, p.in_doubt, p.to_send)
+
+
+def _balance_line(plan: Plan) -> str:
+    if plan.balance is None:
+        why = plan.balance_error or "not looked up"
+        return f"balance: unknown ({why})"
+    where = f" at {plan.endpoint}" if plan.endpoint else ""
+    left = plan.balance - plan.spend.total
+    if left >= 0:
+        return f"balance: {usd(plan.balance)}{where}: covers it ({usd(left)} left after)"
+    return f"balance: {usd(plan.balance)}{where}: does NOT cover it ({usd(-left)} short)"
+
+
+def confirmation(plan: Plan, endpoint: str) -> str:
+    """Return what the production prompt shows before asking: the plan's totals."""
+    t = plan.total()
+    lines = [
+        f"About to run {plan.job} against the PRODUCTION endpoint {endpoint}: real money.",
+        f"  operations: {plan.operations} in the job, {t.to_send} to send ({t.done} already done)",
+        f"  to spend:   {usd(plan.spend.total)} ({spend_text(plan.spend)})",
+        "  " + _balance_line(plan),
+    ]
+    if plan.spend.unknown:
+        lines.append(f"  plus {plan.spend.unknown} line(s) at their HIT type's reward")
+    return "\n".join(lines)
