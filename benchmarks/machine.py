@@ -35,19 +35,22 @@ def _memory_gib() -> float | None:
     return None
 
 
-def _commit() -> str | None:
+def _git(*args: str) -> str | None:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    return out.stdout.strip()
+
+
+def _commit() -> str | None:
+    """Return the commit measured, ``+dirty`` when turkbatch/ has uncommitted changes."""
+    commit = _git("rev-parse", "--short", "HEAD")
+    if not commit:
+        return None
+    return f"{commit}+dirty" if _git("status", "--porcelain", "--", "turkbatch") else commit
 
 
 def describe() -> dict[str, Any]:

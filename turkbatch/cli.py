@@ -77,8 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     from turkbatch import commands as others
 
     others.register(commands)
-    # job subcommands (issue 5) register here: add_parser(...).set_defaults(handler=fn),
-    # fn(args: argparse.Namespace) -> int, errors raised from turkbatch.errors's tree.
+    from turkbatch import csvjob
+
+    csvjob.add_parser(commands).set_defaults(handler=csvjob.run)
     from turkbatch.sim import cli as sim_cli
 
     sim_cli.add_parser(commands)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import anyio
 
-from turkbatch import cli, engine, jobs, logs, plan_text
+from turkbatch import cli, engine, expand, jobs, logs, plan_text
 from turkbatch import plan as planning
 from turkbatch import policy as iam
 from turkbatch.catalog import OPERATIONS
@@ -225,7 +225,9 @@ def report(args: argparse.Namespace) -> int:
 def policy(args: argparse.Namespace) -> int:
     """``turkbatch policy JOB``: the least-privilege IAM policy the job needs."""
     jobs.check_job(args.job)
-    survey = planning.survey(args.job, jobs.read_job(args.job), details=False)
+    survey = planning.survey(
+        args.job, jobs.read_job(args.job), details=False, expand=expand.plan_expansion
+    )
     _print_json(iam.document(survey.iam))  # a policy document is JSON whatever --output says
     return 0
 

@@ -30,21 +30,20 @@ import structlog
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from turkbatch import guards, jobs, money, reconcile
+from turkbatch import expand, guards, jobs, money, reconcile
 from turkbatch import plan as planning
 from turkbatch.backoff import DEFAULT_MAX_ATTEMPTS, Backoff
+from turkbatch.caller import Caller
 from turkbatch.catalog import MONEY_OPERATIONS
-from turkbatch.client import ClientSettings, MTurkClient, Response
+from turkbatch.client import ClientSettings, MTurkClient
 from turkbatch.errors import (
     AlreadyDone,
     OperationError,
     PermanentError,
-    Throttled,
-    TransientError,
     UsageError,
 )
+from turkbatch.jobs import Bulk
 from turkbatch.journal import Journal
-from turkbatch.limits import AdaptiveLimiter
 from turkbatch.progress import Lines
 from turkbatch.summary import Outcome, Snapshot, Summary
 
@@ -181,7 +180,7 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
         )
         if preflight is not None:
             preflight.endpoint = client_settings.url
-            await guards.check(preflight, settings, _Caller(settings, client, summary).balance)
+            await guards.check(preflight, settings, _caller(settings, client, summary).balance)
         journal = await Journal.open(
             journal_path,
             job_digest=stats.digest,
@@ -244,6 +243,7 @@ async def plan(
     result = planning.survey(
         str(job),
         jobs.read_job(job),
+        expand=expand.plan_expansion,
         state=state,
         journal=str(journal_path),
         digest=stats.digest,
@@ -258,7 +258,7 @@ async def plan(
         result.endpoint = settings.client.url
         try:
             await client.check_credentials()
-            result.balance = await _Caller(settings, client, Summary()).balance()
+            result.balance = await _caller(settings, client, Summary()).balance()
         except (UsageError, OperationError) as exc:
             result.balance_error = str(exc)
     return result
@@ -278,93 +278,20 @@ async def _connect(stack: contextlib.AsyncExitStack, settings: Settings, sim: bo
     return replace(settings, client=client)
 
 
-class _Caller:
-    """turkbatch's one retry layer: every MTurk call goes through :meth:`request`."""
-
-    def __init__(self, settings: Settings, client: MTurkClient, summary: Summary) -> None:
-        self.settings = settings
-        self.client = client
-        self.summary = summary
-        self.limiter = AdaptiveLimiter(settings.rate)
-
-    async def request(
-        self, op: str, params: Mapping[str, Any], *, key: str | None = None
-    ) -> Response:
-        """
-        Call MTurk through the limiter: turkbatch's one retry layer.
-
-        Throttling is retried without limit, slowing the limiter; transient errors are
-        retried with capped exponential backoff and jitter, up to ``max_attempts``.
-
-        Raises:
-            OperationError: ``AlreadyDone``, ``PermanentError``, or the last
-                ``TransientError`` once attempts are exhausted.
-        """
-        attempt = tries = 0
-        while True:
-            await self.limiter.acquire()
-            self.summary.requests += 1
-            tries += 1
-            try:
-                response = await self._send(op, params, key, tries)
-            except Throttled:
-                self.limiter.on_throttle()
-                self.summary.retries += 1
-                await anyio.sleep(self.settings.backoff.delay(1))
-                continue
-            except TransientError as exc:
-                self.limiter.on_error()
-                attempt += 1
-                if attempt >= self.settings.max_attempts:
-                    raise
-                self.summary.retries += 1
-                log.debug("op.retry_scheduled", op=op, key=key, attempt=attempt, error=exc.code)
-                await anyio.sleep(self.settings.backoff.delay(attempt))
-                continue
-            except OperationError:
-                self.limiter.on_success()
-                raise
-            self.limiter.on_success()
-            return response
-
-    async def _send(
-        self, op: str, params: Mapping[str, Any], key: str | None, attempt: int
-    ) -> Response:
-        """Make one request; at debug level, log what came of it (never its headers)."""
-        started = time.monotonic()
-        try:
-            response = await self.client.call(op, params)
-        except OperationError as exc:
-            ms = round((time.monotonic() - started) * 1000, 1)
-            log.debug(
-                "request.error",
-                op=op,
-                key=key,
-                attempt=attempt,
-                code=exc.code,
-                request_id=exc.request_id,
-                ms=ms,
-            )
-            raise
-        ms = round((time.monotonic() - started) * 1000, 1)
-        log.debug(
-            "request.ok", op=op, key=key, attempt=attempt, request_id=response.request_id, ms=ms
-        )
-        return response
-
-    async def balance(self) -> Decimal:
-        """Return the account's available balance (GetAccountBalance)."""
-        body = (await self.request("GetAccountBalance", {})).body
-        return money.parse(body.get("AvailableBalance", "0"))
-
-
-class _Run(_Caller):
+class _Run(Caller):
     """One run's moving parts, shared by the producer and the workers."""
 
     def __init__(
         self, settings: Settings, client: MTurkClient, journal: Journal, summary: Summary
     ) -> None:
-        super().__init__(settings, client, summary)
+        super().__init__(
+            client,
+            summary,
+            rate=settings.rate,
+            backoff=settings.backoff,
+            max_attempts=settings.max_attempts,
+        )
+        self.settings = settings
         self.journal = journal
         self.reserved = money.ZERO  # what payments sent so far may cost, for max_spend
         self.started = time.monotonic()
@@ -381,7 +308,14 @@ class _Run(_Caller):
     async def run(self, source: Callable[[], Iterator[jobs.Operation | jobs.Barrier]]) -> None:
         """Settle what is in doubt, then produce and work until done or stopped."""
         self.started = time.monotonic()
-        await self._settle(source)
+        settlement = await reconcile.settle(
+            self.journal,
+            source(),
+            self.body,
+            everything=self.settings.reconcile,
+            resend_expired=self.settings.resend_expired,
+        )
+        self.settled, self.held = settlement.settled, settlement.held
         operations = source()
         send, receive = anyio.create_memory_object_stream[jobs.Operation](
             max_buffer_size=self.settings.concurrency * 2
@@ -470,28 +404,55 @@ class _Run(_Caller):
                         await anyio.lowlevel.checkpoint()
                     if isinstance(item, jobs.Barrier):
                         await self._drain()
-                        continue
-                    if item.key in state.done:
-                        self._done_seen += 1
-                        self._finish(item, Outcome.SKIPPED)
-                        continue
-                    if item.key in self.settled:
-                        self._finish(item, Outcome.ALREADY)
-                        continue
-                    if item.key in self.held:
-                        self._finish(item, Outcome.FAILED)
-                        continue
-                    if item.key in state.failed and not self.settings.retry_failed:
-                        self.summary.failed_earlier += 1
-                        self._finish(item, Outcome.FAILED)
-                        continue
-                    self._queued += 1
-                    await send.send(item)
+                    elif item.bulk is None or item.key in state.done:
+                        # (a bulk line done as one call by an older turkbatch stays done)
+                        await self._offer(item, send)
+                    else:
+                        await self._expand(item, send)
             if self.stopping:
                 # Whatever the producer never handed out stays pending for the next run.
                 for item in operations:
                     if isinstance(item, jobs.Operation) and item.key not in state.done:
                         self.summary.count(item.op, Outcome.PENDING)
+
+    async def _expand(
+        self, item: jobs.Operation, send: MemoryObjectSendStream[jobs.Operation]
+    ) -> None:
+        """Hand out the calls of a bulk line: known from the line, or listed as pages arrive."""
+        bulk = item.bulk
+        assert bulk is not None, "only bulk lines are expanded"
+        if item.dropped:
+            log.info("op.duplicates_dropped", line=item.line, op=item.op, dropped=item.dropped)
+        if bulk in (Bulk.CHUNKS, Bulk.WORKERS):
+            for child in expand.expand_static(item):
+                await self._offer(child, send)
+            return
+        try:
+            async for child in expand.expand_listed(item, self.body, settle=self._drain):
+                await self._offer(child, send)
+        except OperationError as exc:
+            # The listing itself failed (an unknown HIT or type, say): the line fails.
+            listing = expand.LISTINGS[bulk]
+            await self._failed(replace(item, op=listing), exc)
+
+    async def _offer(
+        self, item: jobs.Operation, send: MemoryObjectSendStream[jobs.Operation]
+    ) -> None:
+        """Skip what the journal settles; hand out the rest to the workers."""
+        state = self.journal.state
+        if item.key in state.done:
+            self._done_seen += 1
+            self._finish(item, Outcome.SKIPPED)
+        elif item.key in self.settled:
+            self._finish(item, Outcome.ALREADY)
+        elif item.key in self.held:
+            self._finish(item, Outcome.FAILED)
+        elif item.key in state.failed and not self.settings.retry_failed:
+            self.summary.failed_earlier += 1
+            self._finish(item, Outcome.FAILED)
+        else:
+            self._queued += 1
+            await send.send(item)
 
     async def _drain(self) -> None:
         """Wait until every operation handed out so far has finished (a barrier)."""
@@ -531,6 +492,9 @@ class _Run(_Caller):
             await self.journal.intent(
                 item.key, op=item.op, token=token, params=_intent_params(item)
             )
+        if item.op == "NotifyWorkers":
+            await self._notify(item)
+            return
         try:
             response = await self.request(item.op, item.params, key=item.key)
         except AlreadyDone as exc:
@@ -547,55 +511,32 @@ class _Run(_Caller):
             self._finish(item, Outcome.DONE)
             log.debug("op.done", key=item.key, op=item.op, request_id=response.request_id)
 
-    async def _settle(self, source: Callable[[], Iterator[jobs.Operation | jobs.Barrier]]) -> None:
-        """Decide every in-doubt item before anything is sent (see :mod:`turkbatch.reconcile`)."""
-        state = self.journal.state
-        everything = self.settings.reconcile
-        if not state.in_doubt and not everything:
-            return
-        bonuses: list[jobs.Operation] = []
-        now = time.time()
-        for item in source():
-            if not isinstance(item, jobs.Operation) or item.key in state.done:
-                continue
-            intent = state.in_doubt.get(item.key)
-            if item.op == "SendBonus" and (intent is not None or everything):
-                bonuses.append(item)
-            elif intent is None:
-                continue
-            elif now - intent.at >= reconcile.SAFE_AGE and not self.settings.resend_expired:
-                self.held.add(item.key)
-                log.warning(
-                    "op.in_doubt_expired",
-                    key=item.key,
-                    op=item.op,
-                    line=item.line,
-                    note="its token may have expired: check with ListHITs, then run "
-                    "again with --resend-expired to send it",
-                )
-        if bonuses:
-            accounted = reconcile.accounted_payments(
-                self.journal.path,
-                self.journal.state.done,
-                {k for k in map(reconcile.bonus_key, (b.params for b in bonuses)) if k},
+    async def _notify(self, item: jobs.Operation) -> None:
+        """Send one chunk of at most 100 workers; resend to soft failures; journal each fate."""
+        try:
+            outcome = await expand.notify(
+                item, self.body, pause=lambda n: anyio.sleep(self.settings.backoff.delay(n))
             )
-            for op in await reconcile.settle_bonuses(bonuses, accounted, self._bonus_payments):
-                await self.journal.done(op.key, op=op.op, reconciled=True)
-                self.settled.add(op.key)
-            log.info("run.reconciled", in_doubt=len(bonuses), found_paid=len(self.settled))
-
-    async def _bonus_payments(self, assignment_id: str) -> list[Mapping[str, Any]]:
-        """Every bonus payment of an assignment, robust to MTurk's trailing NextToken."""
-        payments: list[Mapping[str, Any]] = []
-        params: dict[str, Any] = {"AssignmentId": assignment_id, "MaxResults": 100}
-        while True:
-            body = (await self.request("ListBonusPayments", params)).body
-            page = body.get("BonusPayments") or []
-            payments.extend(page)
-            token = body.get("NextToken")
-            if not page or not token:
-                return payments
-            params = {**params, "NextToken": token}
+        except OperationError as exc:
+            await self._failed(item, exc)
+            return
+        result = outcome.as_record()
+        # MTurk's own shape too, so reports read one format whatever wrote the journal.
+        result["NotifyWorkersFailureStatuses"] = [
+            {
+                "WorkerId": worker,
+                "NotifyWorkersFailureCode": code,
+                "NotifyWorkersFailureMessage": message,
+            }
+            for worker, (code, message) in outcome.unreached.items()
+        ]
+        await self.journal.done(item.key, op=item.op, result=result)
+        self.summary.unreached += len(outcome.unreached)
+        for worker, (code, message) in outcome.unreached.items():
+            log.warning(
+                "notify.unreached", worker=worker, code=code, message=message, line=item.line
+            )
+        self._finish(item, Outcome.DONE)
 
     async def _already(self, item: jobs.Operation, exc: AlreadyDone) -> None:
         if item.op in ("ApproveAssignment", "RejectAssignment"):
@@ -668,6 +609,17 @@ class _Run(_Caller):
             if outcome is not Outcome.SKIPPED:
                 self.summary.bonus_paid += amount
                 self.summary.fees_paid += fee
+
+
+def _caller(settings: Settings, client: MTurkClient, summary: Summary) -> Caller:
+    """A retry layer with the run's pacing, for calls made outside a run (plan, guards)."""
+    return Caller(
+        client,
+        summary,
+        rate=settings.rate,
+        backoff=settings.backoff,
+        max_attempts=settings.max_attempts,
+    )
 
 
 def _intent_params(item: jobs.Operation) -> dict[str, Any] | None:

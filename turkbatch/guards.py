@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from turkbatch import jobs
+from turkbatch import expand, jobs
 from turkbatch import plan as planning
 from turkbatch.catalog import MONEY_OPERATIONS
 from turkbatch.errors import OperationError, Refused
@@ -56,6 +56,7 @@ def preflight(
     result = planning.survey(
         name,
         source(),
+        expand=expand.plan_expansion,
         state=state,
         journal=str(journal_path),
         digest=stats.digest,

@@ -22,14 +22,20 @@ read). So the rules do not trust the local clock where they need not:
 
 from __future__ import annotations
 
+import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
+import structlog
 
-from turkbatch.jobs import Operation
+from turkbatch.jobs import Barrier, Operation
+from turkbatch.journal import Journal
+
+log = structlog.get_logger()
 
 #: How long MTurk remembers a UniqueRequestToken.
 TOKEN_LIFETIME = 24 * 3600.0
@@ -47,6 +53,86 @@ BonusKey = tuple[str, str, Decimal, str]
 
 Lookup = Callable[[str], Awaitable[list[Mapping[str, Any]]]]
 """Return every BonusPayment of an assignment (all pages)."""
+
+Request = Callable[[str, Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
+"""Call MTurk through the retry layer and return the response body."""
+
+
+@dataclass(slots=True)
+class Settlement:
+    """What a resume decided before sending anything."""
+
+    settled: set[str] = field(default_factory=set)  # in doubt, and found done: not resent
+    held: set[str] = field(default_factory=set)  # in doubt past the window: not resent
+
+
+async def settle(
+    journal: Journal,
+    operations: Iterable[Operation | Barrier],
+    request: Request,
+    *,
+    everything: bool = False,
+    resend_expired: bool = False,
+) -> Settlement:
+    """
+    Decide every in-doubt item of a resumed run before anything is sent.
+
+    Args:
+        journal: the run's open journal (its state is what the last run left).
+        operations: the job's operations, in order.
+        request: the retrying call, for ListBonusPayments.
+        everything: look up every SendBonus not recorded as done, not only those in doubt
+            (``run --reconcile``: recovery after a journal was lost).
+        resend_expired: resend in-doubt CreateHIT-family calls past :data:`SAFE_AGE`.
+    """
+    state = journal.state
+    result = Settlement()
+    if not state.in_doubt and not everything:
+        return result
+    bonuses: list[Operation] = []
+    now = time.time()
+    for item in operations:
+        if not isinstance(item, Operation) or item.key in state.done:
+            continue
+        intent = state.in_doubt.get(item.key)
+        if item.op == "SendBonus" and (intent is not None or everything):
+            bonuses.append(item)
+        elif intent is not None and now - intent.at >= SAFE_AGE and not resend_expired:
+            result.held.add(item.key)
+            log.warning(
+                "op.in_doubt_expired",
+                key=item.key,
+                op=item.op,
+                line=item.line,
+                note="its token may have expired: check with ListHITs, then run "
+                "again with --resend-expired to send it",
+            )
+    if bonuses:
+        wanted = {k for k in map(bonus_key, (b.params for b in bonuses)) if k}
+        accounted = accounted_payments(journal.path, state.done, wanted)
+
+        async def lookup(assignment_id: str) -> list[Mapping[str, Any]]:
+            return await bonus_payments(request, assignment_id)
+
+        for op in await settle_bonuses(bonuses, accounted, lookup):
+            await journal.done(op.key, op=op.op, reconciled=True)
+            result.settled.add(op.key)
+        log.info("run.reconciled", looked_up=len(bonuses), found_paid=len(result.settled))
+    return result
+
+
+async def bonus_payments(request: Request, assignment_id: str) -> list[Mapping[str, Any]]:
+    """Every bonus payment of an assignment, robust to MTurk's trailing NextToken."""
+    payments: list[Mapping[str, Any]] = []
+    params: dict[str, Any] = {"AssignmentId": assignment_id, "MaxResults": 100}
+    while True:
+        body = await request("ListBonusPayments", params)
+        page = body.get("BonusPayments") or []
+        payments.extend(page)
+        token = body.get("NextToken")
+        if not page or not token:
+            return payments
+        params = {**params, "NextToken": token}
 
 
 def _amount(value: object) -> Decimal | None:

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final, TextIO
 
 import orjson
 
-from turkbatch import jobs, money
+from turkbatch import expand, jobs, money
 from turkbatch.errors import JobError
 from turkbatch.journal import Journal
 
@@ -186,9 +186,17 @@ def _rows(
 def _job_rows(index: _Index, job: str) -> Iterator[dict[str, Any]]:
     """Rows in job order, each with its parameters from the job; then keys not in the job."""
     for item in jobs.read_job(job):
-        if isinstance(item, jobs.Operation):
-            yield from _rows(index, item.key, item.op, item.line, item.params)
-            index.final.pop(item.key, None)
+        if not isinstance(item, jobs.Operation):
+            continue
+        if item.bulk in (jobs.Bulk.CHUNKS, jobs.Bulk.WORKERS) and item.key not in index.final:
+            calls: Iterable[jobs.Operation] = expand.expand_static(item)
+        elif item.bulk is not None and item.key not in index.final:
+            continue  # listed calls are known only from the journal: they come last
+        else:
+            calls = (item,)
+        for call in calls:
+            yield from _rows(index, call.key, call.op, call.line, call.params)
+            index.final.pop(call.key, None)
     for key in list(index.final):
         yield from _rows(index, key, None, None, None)
 

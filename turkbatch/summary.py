@@ -132,6 +132,7 @@ class Summary:
     retries: int = 0
     throttles: int = 0
     elapsed: float = 0.0
+    unreached: int = 0  # NotifyWorkers recipients not reached (reported, not failed)
     interrupted: bool = False
     stopped: str | None = None
     job_changed: bool = False
@@ -185,6 +186,7 @@ class Summary:
             "bonus_total": f"{self.bonus_total:.2f}",
             "fees_total": f"{self.fees_total:.2f}",
             "failed_earlier": self.failed_earlier,
+            "unreached": self.unreached,
             "requests": self.requests,
             "retries": self.retries,
             "throttles": self.throttles,
@@ -226,6 +228,11 @@ class Summary:
                 "the job file changed since the last run: unchanged lines were skipped "
                 f"and new lines run; {self.removed} operation(s) done earlier are no "
                 "longer in the job"
+            )
+        if self.unreached:
+            lines.append(
+                f"{self.unreached} message recipient(s) could not be reached: see "
+                "`turkbatch report` for who and why"
             )
         if self.failed_earlier:
             lines.append(

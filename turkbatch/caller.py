@@ -1,0 +1,121 @@
+"""
+turkbatch's one retry layer: every MTurk call the engine makes goes through :class:`Caller`.
+
+Throttling → retried without limit while the adaptive limiter slows down; transient
+errors (5xx, ServiceFault, connection errors, timeouts, lost responses) → retried with
+capped exponential backoff and jitter, up to ``max_attempts``; everything else → raised
+to the caller as classified by :func:`turkbatch.client.classify`. botocore's own retries
+are off, so nothing else retries anything.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import anyio
+import structlog
+
+from turkbatch import money
+from turkbatch.backoff import DEFAULT_MAX_ATTEMPTS, Backoff
+from turkbatch.client import MTurkClient, Response
+from turkbatch.errors import OperationError, Throttled, TransientError
+from turkbatch.limits import AdaptiveLimiter
+from turkbatch.summary import Summary
+
+log = structlog.get_logger()
+
+
+class Caller:
+    """turkbatch's one retry layer: every MTurk call goes through :meth:`request`."""
+
+    def __init__(
+        self,
+        client: MTurkClient,
+        summary: Summary,
+        *,
+        rate: float,
+        backoff: Backoff,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    ) -> None:
+        self.client = client
+        self.summary = summary
+        self.backoff = backoff
+        self.max_attempts = max_attempts
+        self.limiter = AdaptiveLimiter(rate)
+
+    async def request(
+        self, op: str, params: Mapping[str, Any], *, key: str | None = None
+    ) -> Response:
+        """
+        Call MTurk through the limiter: turkbatch's one retry layer.
+
+        Throttling is retried without limit, slowing the limiter; transient errors are
+        retried with capped exponential backoff and jitter, up to ``max_attempts``.
+
+        Raises:
+            OperationError: ``AlreadyDone``, ``PermanentError``, or the last
+                ``TransientError`` once attempts are exhausted.
+        """
+        attempt = tries = 0
+        while True:
+            await self.limiter.acquire()
+            self.summary.requests += 1
+            tries += 1
+            try:
+                response = await self._send(op, params, key, tries)
+            except Throttled:
+                self.limiter.on_throttle()
+                self.summary.retries += 1
+                await anyio.sleep(self.backoff.delay(1))
+                continue
+            except TransientError as exc:
+                self.limiter.on_error()
+                attempt += 1
+                if attempt >= self.max_attempts:
+                    raise
+                self.summary.retries += 1
+                log.debug("op.retry_scheduled", op=op, key=key, attempt=attempt, error=exc.code)
+                await anyio.sleep(self.backoff.delay(attempt))
+                continue
+            except OperationError:
+                self.limiter.on_success()
+                raise
+            self.limiter.on_success()
+            return response
+
+    async def _send(
+        self, op: str, params: Mapping[str, Any], key: str | None, attempt: int
+    ) -> Response:
+        """Make one request; at debug level, log what came of it (never its headers)."""
+        started = time.monotonic()
+        try:
+            response = await self.client.call(op, params)
+        except OperationError as exc:
+            ms = round((time.monotonic() - started) * 1000, 1)
+            log.debug(
+                "request.error",
+                op=op,
+                key=key,
+                attempt=attempt,
+                code=exc.code,
+                request_id=exc.request_id,
+                ms=ms,
+            )
+            raise
+        ms = round((time.monotonic() - started) * 1000, 1)
+        log.debug(
+            "request.ok", op=op, key=key, attempt=attempt, request_id=response.request_id, ms=ms
+        )
+        return response
+
+    async def body(self, op: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Call through :meth:`request` and return just the response body."""
+        return (await self.request(op, params)).body
+
+    async def balance(self) -> Decimal:
+        """Return the account's available balance (GetAccountBalance)."""
+        body = (await self.request("GetAccountBalance", {})).body
+        return money.parse(body.get("AvailableBalance", "0"))
