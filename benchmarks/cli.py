@@ -115,7 +115,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     started = time.monotonic()
     machine = describe()
-    figures, details, failed = measure(keys, quick=args.quick)
+    try:
+        figures, details, failed = measure(keys, quick=args.quick)
+    except ChildError as exc:  # the simulator did not start: nothing can be measured
+        print(f"benchmarks: {exc}", file=sys.stderr)
+        return 1
     machine["load_average_after"] = list(describe()["load_average"])
     elapsed = time.monotonic() - started
     print(table(figures, machine, quick=args.quick))
