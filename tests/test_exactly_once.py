@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,9 +31,9 @@ from hypothesis import strategies as st
 from turkbatch import engine, jobs
 from turkbatch.backoff import Backoff
 from turkbatch.client import ClientSettings
-from turkbatch.errors import JournalCorrupt
+from turkbatch.errors import JournalCorrupt, JournalWriteError
 from turkbatch.journal import Journal
-from turkbatch.sim import SimAdmin, Simulator
+from turkbatch.sim import FaultSettings, SimAdmin, Simulator
 from turkbatch.summary import ExitCode
 
 FAST = Backoff(base=0.001, cap=0.01)
@@ -387,3 +388,35 @@ async def test_reconcile_recovers_from_a_lost_journal(sim: Simulator, tmp_path: 
     await engine.run(job, settings_for(sim))
     paid = Counter(b["AssignmentId"] for b in sim.world.ledger()["bonuses"])
     assert sorted(paid.values()) == [2] * 12
+
+
+async def test_deleted_journal_directory_stops_the_run(tmp_path: Path) -> None:
+    """The journal's directory removed mid-run: the run stops sending at once (the journal
+    refuses every write), and --reconcile with a new journal finishes exactly once."""
+    records = [bonus(n) for n in range(300)]
+    job = write_job(tmp_path / "job.jsonl", records)
+    doomed = tmp_path / "doomed"
+    doomed.mkdir()
+    async with Simulator(faults=FaultSettings(latency_ms=5)) as sim:
+        raised: list[BaseException] = []
+        stopped_at: list[int] = []
+
+        async def delete_when_paying() -> None:
+            # polls the simulator's ledger, which has no event to wait on
+            while len(sim.world.ledger()["bonuses"]) < 20:  # noqa: ASYNC110
+                await anyio.sleep(0.005)
+            shutil.rmtree(doomed)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(delete_when_paying)
+            try:
+                await engine.run(job, settings_for(sim, concurrency=8, journal=doomed / "j.jsonl"))
+            except JournalWriteError as exc:
+                raised.append(exc)
+            stopped_at.append(len(sim.world.ledger()["bonuses"]))
+        assert raised and "deleted" in str(raised[0])
+        paid = len(sim.world.ledger()["bonuses"])
+        assert paid == stopped_at[0] < len(records)  # nothing sent after it stopped
+        await engine.run(job, settings_for(sim, reconcile=True, journal=tmp_path / "new.jsonl"))
+        counts = Counter(b["AssignmentId"] for b in sim.world.ledger()["bonuses"])
+        assert len(counts) == len(records) and set(counts.values()) == {1}

@@ -33,6 +33,7 @@ writing, cut off; damage on any other line raises ``JournalCorrupt`` with its li
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import gc
 import mmap
@@ -231,6 +232,10 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         view = view[os.write(fd, view) :]
     os.fsync(fd)
+    if os.fstat(fd).st_nlink == 0:
+        # Deleted (or its directory removed) under us: writes still "succeed", but into a
+        # file that vanishes when closed. Nothing written now can be trusted: stop.
+        raise OSError(errno.ENOENT, "the journal file was deleted while in use")
 
 
 class Journal:
