@@ -157,7 +157,7 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
         journal_path = settings.journal or journal_path_for(job)
 
         def source() -> Iterator[jobs.Operation | jobs.Barrier]:
-            return jobs.read_job(job)
+            return jobs.read_job(job, checked=True)
     else:
         items = list(job)
         stats = jobs.check_items(items)

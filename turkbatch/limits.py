@@ -135,7 +135,9 @@ class AdaptiveLimiter:
         """Wait for the next slot at the current rate."""
         loop = anyio.lowlevel.current_token()
         if self._lock is None or loop != self._loop:
-            self._loop, self._lock, self._pacer = loop, anyio.Lock(), None
+            # fast_acquire: an uncontended acquire does not yield to the event loop, so
+            # requests that are ready leave together instead of one per loop pass.
+            self._loop, self._lock, self._pacer = loop, anyio.Lock(fast_acquire=True), None
         async with self._lock:  # one waiter in the pacer at a time: FIFO, and re-pacable
             while True:
                 pacer = await self._current_pacer()
@@ -195,7 +197,9 @@ class AdaptiveLimiter:
         """Return a pacer for the current rate, replacing a stale one."""
         rate, pacer = self._rate, self._pacer
         if pacer is None or rate < self._pacer_rate or rate > self._pacer_rate * (1 + _RETUNE):
-            burst = max(1.0, min(BURST, rate))
+            # A burst of 10 ms at the current rate (at least BURST): pacing stays smooth at
+            # any rate, and at high rates requests leave in small groups, not one per tick.
+            burst = max(1.0, min(max(BURST, rate * 0.01), rate))
             pacer = AsyncLimiter(burst, burst / rate)
             # Carry on from the last release as if the bucket had been full then, so a new
             # pacer neither bursts nor waits longer than one interval at the new rate.
