@@ -1,7 +1,7 @@
 """
 How long to wait before retrying a transient failure: capped exponential backoff with jitter.
 
-This is the policy only. The engine owns the one retry loop (botocore's retries are off) and
+This is the policy only. turkbatch.caller owns the one retry loop (botocore's retries are off) and
 decides what is worth retrying; it asks :meth:`Backoff.delay` how long to sleep. Throttling
 is not limited by attempts: the adaptive limiter slows the whole run down instead.
 

@@ -3,15 +3,18 @@ The pipeline: stream a validated job through rate-limited workers, journaling ev
 
 ::
 
-    job ─▶ check (whole file) ─▶ skip what the journal has done ─▶ bounded stream ─▶ N workers
-                                                                                   │
-           journal ◀── intent (durable before a token call leaves) / outcome ─────┤
-                                                                                   ▼
-                                   AdaptiveLimiter ─▶ MTurkClient (aiobotocore) ─▶ MTurk
+    job ─▶ check (whole file) ─▶ guards ─▶ settle in-doubt items ─▶ expand bulk lines
+        ─▶ skip what the journal has done ─▶ bounded stream ─▶ N workers
+                                                                │
+           journal ◀── intent (durable before a token call leaves) / outcome
+                                                                ▼
+             Caller (the one retry layer) ─▶ AdaptiveLimiter ─▶ MTurkClient ─▶ MTurk
 
 One anyio task group holds the producer, the workers and (optionally) the signal
-watcher and progress reporter. The retry loop in :meth:`_Run.execute` is turkbatch's
-only retry layer; what to retry is decided by :func:`turkbatch.client.classify`.
+watcher and progress reporter. Every call goes through :class:`turkbatch.caller.Caller`,
+turkbatch's only retry layer; what to retry is decided by
+:func:`turkbatch.client.classify`; in-doubt items are settled by
+:func:`turkbatch.reconcile.settle` and bulk lines expanded by :mod:`turkbatch.expand`.
 """
 
 from __future__ import annotations
