@@ -226,7 +226,10 @@ def policy(args: argparse.Namespace) -> int:
     """``turkbatch policy JOB``: the least-privilege IAM policy the job needs."""
     jobs.check_job(args.job)
     survey = planning.survey(
-        args.job, jobs.read_job(args.job), details=False, expand=expand.plan_expansion
+        args.job,
+        jobs.read_job(args.job, checked=True),
+        details=False,
+        expand=expand.plan_expansion,
     )
     _print_json(iam.document(survey.iam))  # a policy document is JSON whatever --output says
     return 0

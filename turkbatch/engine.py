@@ -245,7 +245,7 @@ async def plan(
     state = Journal.read(journal_path) if journal_path.exists() else None
     result = planning.survey(
         str(job),
-        jobs.read_job(job),
+        jobs.read_job(job, checked=True),
         expand=expand.plan_expansion,
         state=state,
         journal=str(journal_path),
@@ -633,7 +633,10 @@ def _intent_params(item: jobs.Operation) -> dict[str, Any] | None:
 
 
 def _result_record(body: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Keep the part of a response worth journaling: ids of what was created, failures."""
+    """Keep the part of a response worth journaling: the ids of what was created.
+
+    (NotifyWorkers' per-worker outcomes are journaled by ``_Run._notify``.)
+    """
     record: dict[str, Any] = {}
     for name in ("HIT", "QualificationType"):
         value = body.get(name)
@@ -643,7 +646,4 @@ def _result_record(body: Mapping[str, Any]) -> dict[str, Any] | None:
                     record[id_name] = value[id_name]
     if "HITTypeId" in body:
         record["HITTypeId"] = body["HITTypeId"]
-    failures = body.get("NotifyWorkersFailureStatuses")
-    if failures:
-        record["NotifyWorkersFailureStatuses"] = list(failures)
     return record or None

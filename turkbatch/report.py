@@ -184,8 +184,11 @@ def _rows(
 
 
 def _job_rows(index: _Index, job: str) -> Iterator[dict[str, Any]]:
-    """Rows in job order, each with its parameters from the job; then keys not in the job."""
-    for item in jobs.read_job(job):
+    """Rows in job order, each with its parameters from the job; then keys not in the job.
+
+    ``job`` has just passed :func:`jobs.check_job`.
+    """
+    for item in jobs.read_job(job, checked=True):
         if not isinstance(item, jobs.Operation):
             continue
         if item.bulk in (jobs.Bulk.CHUNKS, jobs.Bulk.WORKERS) and item.key not in index.final:
