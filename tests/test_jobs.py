@@ -602,3 +602,89 @@ def test_stats_count_bulk_lines_recipients_and_duplicates() -> None:
     )
     assert stats.bulk == {"assignments": 1, "chunks": 2, "workers": 1}
     assert (stats.recipients, stats.duplicates, stats.operations) == (152, 11, 5)
+
+
+# -- copies of a line: numbered by digest prefix, from a compact memory of every line ------
+
+GRANT = {  # the legacy spelling of BONUS: it keys (and numbers) as BONUS does
+    "op": "GrantBonus",
+    "WorkerId": "A1B2C3",
+    "AssignmentId": "3X4Y5Z",
+    "BonusAmount": {"Amount": "1.25", "CurrencyCode": "USD"},
+    "Reason": "Great work",
+}
+
+
+def keys_of(items: Any) -> list[str]:
+    """The key of every operation."""
+    return [i.key for i in items if isinstance(i, Operation)]
+
+
+def numbered(keys: list[str]) -> list[str]:
+    """
+    The model: the n-th line (n > 1) whose digest shares its first 60 bits with an earlier
+    line's is ``<its hex>#n``; id keys are as they are.
+    """
+    counts: dict[int, int] = {}
+    out = []
+    for key in keys:
+        if key.startswith("id:"):
+            out.append(key)
+            continue
+        base = key.partition("#")[0]
+        prefix = jobs._PREFIX(bytes.fromhex(base))[0] >> 4
+        n = counts[prefix] = counts.get(prefix, 0) + 1
+        out.append(base if n == 1 else f"{base}#{n}")
+    return out
+
+
+def test_copies_are_numbered_through_the_whole_job(tmp_path: Path) -> None:
+    """Copies far apart, legacy spellings, ids and barriers between: #2, #3... in order."""
+    lines = [BONUS, APPROVE, BONUS, {"barrier": True}, GRANT, APPROVE, {**BONUS, "id": "x"}]
+    path = write(tmp_path, *lines, NOTIFY, BONUS, {**NOTIFY, "id": "n"}, NOTIFY)
+    jobs.check_job(path)
+    keys = keys_of(jobs.read_job(path))
+    assert keys_of(jobs.read_job(path, checked=True)) == keys
+    b, a, n = keys[0], keys[1], keys[6]  # a bonus, an approval, a message
+    assert keys == [b, a, f"{b}#2", f"{b}#3", f"{a}#2", "id:x", n, f"{b}#4", "id:n", f"{n}#2"]
+
+
+def test_copies_in_a_big_job_are_numbered_like_the_model(tmp_path: Path) -> None:
+    """Thousands of distinct lines (the memory of them grows several times) and copies."""
+    lines = [{**APPROVE, "AssignmentId": f"3A{n:06d}"} for n in range(6000)]
+    lines += [lines[n] for n in range(0, 6000, 7)] + [lines[0], lines[5998], lines[7]]
+    keys = keys_of(jobs.iter_items(lines))
+    assert keys == numbered(keys) and len(set(keys)) == len(keys)
+    assert keys[-3:] == [f"{keys[0]}#3", f"{keys[5998]}#2", f"{keys[7]}#3"]
+
+
+def test_lines_sharing_a_digest_prefix_number_as_copies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    Copies are told by the digest's first 60 bits, as they always were: two different
+    lines that share them (forced here) number the second ``#2``, a key of its own all the
+    same, as the rest of the digest differs. Keys of journals already written stay valid.
+    """
+    monkeypatch.setattr(jobs, "_PREFIX", lambda digest: (0,))
+    path = write(tmp_path, BONUS, APPROVE, {**BONUS, "id": "x"}, BONUS)
+    jobs.check_job(path)
+    bonus, approve, _, again = keys_of(jobs.read_job(path, checked=True))
+    content = orjson.dumps(APPROVE, option=orjson.OPT_SORT_KEYS)
+    assert approve == hashlib.sha256(content).hexdigest()[:24] + "#2"
+    assert again == f"{bonus}#3" and "#" not in bonus
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(picks=st.lists(st.integers(min_value=0, max_value=4), min_size=1, max_size=12))
+def test_any_mix_of_copies_is_numbered_like_the_model(tmp_path: Path, picks: list[int]) -> None:
+    """Any mix of copies (legacy spellings, ids): file and items agree with the model."""
+    pool: list[dict[str, Any]] = [BONUS, GRANT, APPROVE, NOTIFY, {**APPROVE, "id": "only"}]
+    lines = [pool[n] for n in picks if n < 4] + ([pool[4]] if 4 in picks else [])
+    path = write(tmp_path, *lines, name="copies.jsonl")
+    jobs.check_job(path)
+    keys = keys_of(jobs.read_job(path))
+    assert keys_of(jobs.read_job(path, checked=True)) == keys == keys_of(jobs.iter_items(lines))
+    assert keys == numbered(keys) and len(set(keys)) == len(keys)

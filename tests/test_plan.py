@@ -232,3 +232,36 @@ async def test_engine_plan_says_why_there_is_no_balance(tmp_path: Path) -> None:
     p = await engine.plan(job, engine.Settings(client=client))
     assert p.balance is None and p.balance_error
     assert "balance: unknown" in plan_text.render(p)
+
+
+def test_repeats_are_reported_exactly_in_a_big_job(tmp_path: Path) -> None:
+    """
+    Thousands of assignments and workers, a few repeated far apart: every repeat is found
+    with every line and amount, in the order a repeat was first seen, and nothing else.
+    """
+    records: list[dict[str, Any]] = [bonus(n, f"0.{n % 90 + 10}") for n in range(1, 3001)]
+    records += [notify(*(f"A{n:05d}" for n in range(k, k + 50))) for k in range(0, 3000, 50)]
+    records += [
+        bonus(9001, "2.00", "3ASG002999"),  # line 3061: the assignment of line 2999
+        bonus(9002, "3.00", "3ASG000007"),  # line 3062: of line 7
+        notify("A00011", "A02999"),  # line 3063: workers of lines 3001 and 3060
+        bonus(9003, "4.00", "3ASG000007"),  # line 3064: of line 7, again
+    ]
+    p = plan_of(write_job(tmp_path / "big.jsonl", records))
+    found = [(f.kind, f.message, f.lines) for f in p.findings if f.kind != "over_limit"]
+    assert found == [
+        (
+            "duplicate_bonus",
+            "assignment 3ASG002999 is bonused on 2 lines: line 2999 ($0.39), line 3061 ($2.00)",
+            (2999, 3061),
+        ),
+        (
+            "duplicate_bonus",
+            "assignment 3ASG000007 is bonused on 3 lines: line 7 ($0.17), line 3062 ($3.00), "
+            "line 3064 ($4.00)",
+            (7, 3062, 3064),
+        ),
+        ("messaged_twice", "worker A00011 is messaged 2 times (lines 3001, 3063)", (3001, 3063)),
+        ("messaged_twice", "worker A02999 is messaged 2 times (lines 3060, 3063)", (3060, 3063)),
+    ]
+    assert p.counts == {"duplicate_bonus": 2, "messaged_twice": 2}

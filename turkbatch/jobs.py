@@ -43,6 +43,7 @@ from turkbatch import bulk, diagnosis, legacy, schema
 from turkbatch.bulk import Bulk
 from turkbatch.catalog import OPERATIONS, TOKEN_OPERATIONS
 from turkbatch.errors import JobError, LineError
+from turkbatch.keyset import KeySet
 
 __all__ = [
     "Barrier",
@@ -194,9 +195,11 @@ class _State:
         self.errors: list[LineError] = []
         self.total = 0
         self.lines = 0
-        self.seen: set[int] = set()  # 60-bit prefixes of the content digests seen
-        self.repeats: dict[int, int] = {}  # ... and the occurrence count of repeated ones
-        self.ids: set[int] = set()  # 60-bit prefixes of the digests of ids seen
+        # 60-bit prefixes (in hex) of the content digests seen, and of the id digests seen:
+        # compact sets, as a set of ints would cost ~60 MB on a million-line job.
+        self.seen = KeySet()
+        self.repeats: dict[int, int] = {}  # prefix → occurrences, for repeated prefixes only
+        self.ids = KeySet()
         self.by_op: dict[str, int] = {}
         self.barriers = 0
         self.amounts: dict[str, int] = {}  # BonusAmount → count, summed as it grows
@@ -280,20 +283,23 @@ class _State:
             return None
         key = "id:" + ident
         digest = hashlib.sha256(key.encode()).digest()
-        if not self.checked:  # (the set costs ~60 MB on a million-id job)
-            prefix = _PREFIX(digest)[0] >> 4
-            if prefix in self.ids:
-                self.error(line, f"duplicate id '{ident}' (ids must be unique within a job)")
-                return None
-            self.ids.add(prefix)
+        if not self.checked and not self.ids.add(f"{_PREFIX(digest)[0] >> 4:x}"):
+            self.error(line, f"duplicate id '{ident}' (ids must be unique within a job)")
+            return None
         self.sha.update(digest)
         return key
 
     def key(self, digest: bytes) -> str:
-        """Return the key of a line without id: ``<hex>``, ``<hex>#n`` for the n-th copy."""
+        """
+        Return the key of a line without id: ``<hex>``, ``<hex>#n`` for the n-th copy.
+
+        Copies are told apart by the first 60 bits of the digest, as they always were, so
+        keys never change: two different lines sharing those bits (a chance of about one
+        in two million for a million-line job) number the second ``#2``, which is still a
+        key of its own, as the 96 bits of the key differ.
+        """
         key, prefix = digest[:12].hex(), _PREFIX(digest)[0] >> 4
-        if prefix not in self.seen:
-            self.seen.add(prefix)
+        if self.seen.add(f"{prefix:x}"):
             return key
         count = self.repeats[prefix] = self.repeats.get(prefix, 1) + 1
         return f"{key}#{count}"

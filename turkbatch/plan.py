@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from turkbatch import jobs, money, policy
 from turkbatch.journal import JournalState
+from turkbatch.keyset import KeyMap
 from turkbatch.money import Spend, usd
 
 __all__ = [
@@ -276,17 +277,27 @@ def spend_text(spend: Spend) -> str:
 
 
 class _Repeats:
-    """Values seen under a name; keeps them all only for names seen more than once."""
+    """
+    Where each name (an assignment, a worker) was seen: in full for names seen more than
+    once, only the first sighting of the others, in a :class:`~turkbatch.keyset.KeyMap`
+    (a dict of a million names and their first sightings would cost ~130 MB).
+    """
 
     def __init__(self) -> None:
-        self.first: dict[str, Any] = {}
-        self.more: dict[str, list[Any]] = {}
+        self.first = KeyMap()  # name → "<line> <text>" of its first sighting
+        self.more: dict[str, list[tuple[int, str]]] = {}  # name → (line, text), all of them
 
-    def add(self, name: str, value: Any) -> None:
-        if name not in self.first:
-            self.first[name] = value
-        else:
-            self.more.setdefault(name, [self.first[name]]).append(value)
+    def add(self, name: str, line: int, text: str = "") -> None:
+        """Record a sighting of ``name`` on ``line``, with ``text`` (an amount) if any."""
+        if self.first.add(name, f"{line} {text}"):
+            return
+        sightings = self.more.get(name)
+        if sightings is None:
+            first = self.first.get(name)
+            assert first is not None, "a name add() refused is there"
+            first_line, _, first_text = first.partition(" ")
+            sightings = self.more[name] = [(int(first_line), first_text)]
+        sightings.append((line, text))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -383,7 +394,7 @@ def survey(
                     if len(plan.over_limit) < MAX_SHOWN:
                         plan.over_limit.append((item.line, _amount(text)))
             if details:
-                bonused.add(str(item.params["AssignmentId"]), (item.line, _amount(text)))
+                bonused.add(str(item.params["AssignmentId"]), item.line, text)
         elif op in _PRICED:
             _charge(plan.job_spend, item)
             if sending:
@@ -416,13 +427,14 @@ def _find(plan: Plan, bonused: _Repeats, messaged: _Repeats) -> None:
     if plan.over_limit_count:
         plan.counts["over_limit"] = plan.over_limit_count
     for assignment, paid in bonused.more.items():
-        each = ", ".join(f"line {n} ({usd(a)})" for n, a in paid)
+        each = ", ".join(f"line {n} ({usd(_amount(a))})" for n, a in paid)
         plan.find(
             "duplicate_bonus",
             f"assignment {assignment} is bonused on {len(paid)} lines: {each}",
             [n for n, _ in paid],
         )
-    for worker, lines in messaged.more.items():
+    for worker, sightings in messaged.more.items():
+        lines = [n for n, _ in sightings]
         where = ", ".join(map(str, lines))
         plan.find(
             "messaged_twice",

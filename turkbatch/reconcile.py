@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -34,6 +34,7 @@ import structlog
 
 from turkbatch.jobs import Barrier, Operation
 from turkbatch.journal import Journal
+from turkbatch.keyset import KeySet
 
 log = structlog.get_logger()
 
@@ -188,7 +189,9 @@ async def settle_bonuses(
     return settled
 
 
-def accounted_payments(journal: str, done: set[str], wanted: set[BonusKey]) -> Counter[BonusKey]:
+def accounted_payments(
+    journal: str, done: Container[str], wanted: set[BonusKey]
+) -> Counter[BonusKey]:
     """
     Count the payments the journal records as done, for the payment identities in ``wanted``.
 
@@ -196,7 +199,7 @@ def accounted_payments(journal: str, done: set[str], wanted: set[BonusKey]) -> C
     job line edited out of the job since it was paid still counts.
     """
     counted: Counter[BonusKey] = Counter()
-    seen: set[str] = set()
+    seen = KeySet()  # one a payment: as many as the journal's done keys
     with open(journal, "rb") as f:
         for line in f:
             if b'"intent"' not in line or b'"p"' not in line:
@@ -206,9 +209,8 @@ def accounted_payments(journal: str, done: set[str], wanted: set[BonusKey]) -> C
             except orjson.JSONDecodeError:
                 continue  # a torn last line; the journal was checked when opened
             key = record.get("k")
-            if record.get("t") != "intent" or key not in done or key in seen:
+            if record.get("t") != "intent" or key not in done or not seen.add(key):
                 continue
-            seen.add(key)
             identity = bonus_key(record.get("p") or {})
             if identity in wanted:
                 counted[identity] += 1
