@@ -834,21 +834,23 @@ async def test_connection_refused_is_transient(closed_port_url: str) -> None:
 # --- errors botocore raises before sending ------------------------------------------------
 
 
-async def test_client_side_parameter_validation_is_permanent(sim: Any) -> None:
+async def test_a_wrongly_typed_member_is_refused_by_the_server_as_permanent(sim: Any) -> None:
     """
-    botocore checks required members and types itself (ParamValidationError), so the
-    server's SerializationException cannot be provoked through it; its client-side
-    equivalent is a PermanentError, whether raised by a real call or classified directly.
+    turkbatch turns botocore's own parameter check off (job lines are checked against the
+    same model first), so a wrongly typed member reaches the server, which refuses it
+    with a SerializationException: a PermanentError. botocore's client-side equivalent,
+    should it ever be raised, is classified the same way.
     """
     async with MTurkClient(_settings(sim.endpoint_url)) as client:
         with pytest.raises(OperationError) as info:
             await client.call("SendBonus", {**_BONUS, "BonusAmount": 1.5})
     assert type(info.value) is PermanentError
-    assert info.value.code == "ParamValidationError"
+    assert info.value.code == "SerializationException"
+    assert sim.counters.op("SendBonus").received == 1
+    assert sim.world.ledger()["bonuses"] == []
     direct = classify("SendBonus", bce.ParamValidationError(report="x"))
     assert type(direct) is PermanentError
     assert direct.code == "ParamValidationError"
-    assert sim.counters.op("SendBonus").received == 0
 
 
 async def test_missing_credentials_are_permanent(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -131,10 +131,11 @@ async def test_spend_cap_holds_at_run_time(sim: Simulator, tmp_path: Path) -> No
         MTurkClient(s.client) as client,
         await Journal.open(tmp_path / "j.jsonl", job_digest="x") as journal,
     ):
-        runner = engine._Run(s, client, journal, summary)
-        await runner.execute(ops[0])
-        await runner.execute(ops[1])
+        runner = engine._Run(s, client, journal, summary)  # past the pre-flight guards
+        await runner.run(lambda: iter(ops))
     assert summary.by_op["SendBonus"].done == 1 and summary.by_op["SendBonus"].pending == 1
+    state = Journal.read(tmp_path / "j.jsonl")
+    assert not state.in_doubt  # the second intent was staged, then withdrawn unsent
     assert summary.stopped and "--max-spend $6.00 reached" in summary.stopped
     assert summary.exit_code == ExitCode.FAILED
     assert len(sim.world.ledger()["bonuses"]) == 1

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from turkbatch import journal as journal_module
 from turkbatch.errors import JournalCorrupt, JournalError, JournalLocked, JournalWriteError
 from turkbatch.journal import IntentRecord, Journal, JournalState
+from turkbatch.keyset import KeySet
 
 
 @pytest.fixture
@@ -191,6 +192,25 @@ async def test_replay_folds_outcomes(path: Path) -> None:
     assert state.records == len(recs) and not state.torn_tail
     assert [r["job"] for r in state.runs] == ["d0"]
     assert [r["job"] for r in Journal.read(path).runs] == ["d0", "d1"]
+
+
+def test_replay_keeps_many_done_keys_exactly(path: Path) -> None:
+    """
+    Thousands of done keys of every shape (content digests, copies, ids, bulk calls, keys
+    holding a line break or a unit separator) replay into a compact set that answers
+    exactly: no key is done that was not, whatever it shares with one that was.
+    """
+    keys = [f"{n:024x}" for n in range(3000)] + [f"{n:024x}#2" for n in range(0, 3000, 7)]
+    keys += [f"id:row-{n}" for n in range(3000)] + [f"id:row-7/A{n}" for n in range(200)]
+    keys += ["id:two\nlines", "id:unit\x1fsep", "id:é"]
+    write(path, b"".join(line(intent(k)) + line(done(k)) for k in keys) + line(failed("id:row-")))
+    state = Journal.read(path)
+    assert isinstance(state.done, KeySet)
+    assert state.done == set(keys) and len(state.done) == len(keys)
+    assert all(k in state.done for k in keys)
+    for other in ("id:row-", "id:row-30000", f"{3:024x}#3", "id:two", "lines", "id:unit", "id:e"):
+        assert other not in state.done
+    assert set(state.failed) == {"id:row-"} and not state.in_doubt
 
 
 async def test_torn_tail_is_ignored_and_truncated(path: Path) -> None:
@@ -481,3 +501,35 @@ def test_any_torn_prefix_replays_as_its_complete_records(
     assert state.torn_tail == bool(torn)
     assert state.done == done_keys and set(state.failed) == failed_keys
     assert {k: r.line for k, r in state.in_doubt.items()} == in_doubt
+
+
+async def test_a_withdrawn_intent_is_no_longer_in_doubt(path: Path) -> None:
+    """
+    An intent staged for a call that was never sent, then withdrawn, leaves the key as it
+    was before the intent: not in doubt, and failed again if it had failed before.
+    """
+    async with await Journal.open(path, job_digest="d1") as j:
+        j.stage_intent("new", op="SendBonus", token="t1", params={"WorkerId": "A1"})
+        await j.failed("retried", op="SendBonus", error={"code": "X"})
+        j.stage_intent("retried", op="SendBonus", token="t2")
+        j.stage_intent("sent", op="SendBonus", token="t3")
+        await j.flush()
+        j.withdraw("new", op="SendBonus")
+        j.withdraw("retried", op="SendBonus")
+    state = Journal.read(path)
+    assert set(state.in_doubt) == {"sent"}
+    assert set(state.failed) == {"retried"}
+    assert "new" not in state.done and "new" not in state.failed
+    assert [r["t"] for r in records(path)][-3:] == ["withdrawn", "withdrawn", "end"]
+
+
+async def test_staged_intents_are_durable_only_after_a_flush(path: Path) -> None:
+    """stage_intent buffers; the flush that must precede the send writes them all at once."""
+    async with await Journal.open(path, job_digest="d1") as j:
+        before = j.fsyncs
+        for i in range(5):
+            j.stage_intent(f"k{i}", op="SendBonus", token=f"t{i}")
+        assert set(Journal.read(path).in_doubt) == set()
+        await j.flush()
+        assert j.fsyncs == before + 1
+        assert set(Journal.read(path).in_doubt) == {f"k{i}" for i in range(5)}

@@ -136,3 +136,26 @@ async def test_in_doubt_and_not_run(ran: Path) -> None:
         ("late", "in_doubt", True),
         ("later", "not_run", True),
     ]
+
+
+async def test_withdrawn_intents(ran: Path) -> None:
+    """A withdrawn intent (the call was never sent) reads as before it: not_run, or failed."""
+    job = ran.parent / "job.jsonl"
+    new = {"op": "SendBonus", "WorkerId": "A3", "AssignmentId": "3AS3", "BonusAmount": "2.00"}
+    with job.open("ab") as f:
+        f.write(orjson.dumps({**new, "Reason": "never sent"}) + b"\n")
+        f.write(orjson.dumps({**new, "Reason": "failed, retried"}) + b"\n")
+    ops = [i for i in jobs.read_job(job) if isinstance(i, jobs.Operation)]
+    digest = jobs.check_job(job).digest
+    async with await Journal.open(ran, job_digest=digest, job_path=str(job)) as journal:
+        await journal.failed(ops[-1].key, op="SendBonus", error={"code": "X", "message": "m"})
+        for op in ops[-2:]:
+            journal.stage_intent(op.key, op="SendBonus", token=op.token)
+        await journal.flush()
+        for op in ops[-2:]:
+            journal.withdraw(op.key, op="SendBonus")
+    report, _ = rows(ran)
+    assert [(r["reason"], r["outcome"]) for r in report[-2:]] == [
+        ("never sent", "not_run"),
+        ("failed, retried", "failed"),
+    ]

@@ -45,6 +45,9 @@ class Caller:
         self.backoff = backoff
         self.max_attempts = max_attempts
         self.limiter = AdaptiveLimiter(rate)
+        # Bound once, with the logging configuration in force now: a per-request debug
+        # call is then a no-op method, not a logger rebuilt from the lazy proxy each time.
+        self.log: structlog.typing.FilteringBoundLogger = log.bind()
 
     async def request(
         self, op: str, params: Mapping[str, Any], *, key: str | None = None
@@ -77,7 +80,9 @@ class Caller:
                 if attempt >= self.max_attempts:
                     raise
                 self.summary.retries += 1
-                log.debug("op.retry_scheduled", op=op, key=key, attempt=attempt, error=exc.code)
+                self.log.debug(
+                    "op.retry_scheduled", op=op, key=key, attempt=attempt, error=exc.code
+                )
                 await anyio.sleep(self.backoff.delay(attempt))
                 continue
             except OperationError:
@@ -95,7 +100,7 @@ class Caller:
             response = await self.client.call(op, params)
         except OperationError as exc:
             ms = round((time.monotonic() - started) * 1000, 1)
-            log.debug(
+            self.log.debug(
                 "request.error",
                 op=op,
                 key=key,
@@ -106,7 +111,7 @@ class Caller:
             )
             raise
         ms = round((time.monotonic() - started) * 1000, 1)
-        log.debug(
+        self.log.debug(
             "request.ok", op=op, key=key, attempt=attempt, request_id=response.request_id, ms=ms
         )
         return response

@@ -222,6 +222,10 @@ class MTurkClient:
             raise UsageError(f"AWS profile not found: {s.profile}") from exc
         config = AioConfig(
             retries={"total_max_attempts": 1, "mode": "standard"},
+            # Every call's parameters are already checked against this same botocore
+            # model (turkbatch.schema, for job lines; the engine's own calls are built
+            # from checked values), so botocore's per-call check would only repeat it.
+            parameter_validation=False,
             max_pool_connections=s.max_pool_connections,
             connect_timeout=s.connect_timeout,
             read_timeout=s.read_timeout,

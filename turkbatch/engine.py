@@ -4,16 +4,18 @@ The pipeline: stream a validated job through rate-limited workers, journaling ev
 ::
 
     job ─▶ check (whole file) ─▶ guards ─▶ settle in-doubt items ─▶ expand bulk lines
-        ─▶ skip what the journal has done ─▶ bounded stream ─▶ N workers
-                                                                │
-           journal ◀── intent (durable before a token call leaves) / outcome
-                                                                ▼
+        ─▶ skip what the journal has done ─▶ stream ─▶ intent stage ─▶ stream ─▶ N workers
+                                                         │                      │
+           journal ◀── intents, a batch per fsync ───────┘      outcomes ◀──────┤
+                                                                                ▼
              Caller (the one retry layer) ─▶ AdaptiveLimiter ─▶ MTurkClient ─▶ MTurk
 
-One anyio task group holds the producer, the workers and (optionally) the signal
-watcher and progress reporter. Every call goes through :class:`turkbatch.caller.Caller`,
-turkbatch's only retry layer; what to retry is decided by
-:func:`turkbatch.client.classify`; in-doubt items are settled by
+The intent stage makes the intents of token calls durable, many per fsync, before the
+workers get them: a call never leaves before its intent is on disk, and no worker waits on
+the disk. One anyio task group holds the producer, the stage, the workers and
+(optionally) the signal watcher and progress reporter. Every call goes through
+:class:`turkbatch.caller.Caller`, turkbatch's only retry layer; what to retry is decided
+by :func:`turkbatch.client.classify`; in-doubt items are settled by
 :func:`turkbatch.reconcile.settle` and bulk lines expanded by :mod:`turkbatch.expand`.
 """
 
@@ -41,6 +43,7 @@ from turkbatch.catalog import MONEY_OPERATIONS
 from turkbatch.client import ClientSettings, MTurkClient
 from turkbatch.errors import (
     AlreadyDone,
+    JournalError,
     OperationError,
     PermanentError,
     UsageError,
@@ -305,6 +308,7 @@ class _Run(Caller):
         self._intake = anyio.CancelScope()
         self.settled: set[str] = set()  # in-doubt keys found done by reconciliation
         self.held: set[str] = set()  # in-doubt keys not to resend without --resend-expired
+        self._unsent: dict[str, str] = {}  # key → op: intent staged, call not yet sent
         self._done_seen = 0
         self._workers = anyio.CancelScope()
 
@@ -320,9 +324,9 @@ class _Run(Caller):
         )
         self.settled, self.held = settlement.settled, settlement.held
         operations = source()
-        send, receive = anyio.create_memory_object_stream[jobs.Operation](
-            max_buffer_size=self.settings.concurrency * 2
-        )
+        depth = self.settings.concurrency
+        offered, to_stage = anyio.create_memory_object_stream[jobs.Operation](depth)
+        staged, to_send = anyio.create_memory_object_stream[jobs.Operation](depth)
         try:
             async with anyio.create_task_group() as tg:
                 if self.settings.handle_signals:
@@ -330,13 +334,18 @@ class _Run(Caller):
                 if self.settings.progress_interval > 0:
                     tg.start_soon(self._report_progress)
                 async with anyio.create_task_group() as pipeline:
-                    pipeline.start_soon(self._produce, operations, send)
+                    pipeline.start_soon(self._produce, operations, offered)
                     with self._workers:
-                        async with anyio.create_task_group() as workers, receive:
+                        async with anyio.create_task_group() as workers, to_send:
+                            workers.start_soon(self._stage, to_stage, staged)
                             for _ in range(self.settings.concurrency):
-                                workers.start_soon(self._work, receive.clone())
+                                workers.start_soon(self._work, to_send.clone())
                 tg.cancel_scope.cancel()
         finally:
+            # Staged but never sent (the run stopped first): not in doubt, say so.
+            for key, op in self._unsent.items():
+                with contextlib.suppress(JournalError):  # a poisoned journal: in doubt, then
+                    self.journal.withdraw(key, op=op)
             if self.summary.job_changed and not self.stopping:
                 self.summary.removed = len(self.journal.state.done) - self._done_seen
             self.summary.elapsed = time.monotonic() - self.started
@@ -455,7 +464,10 @@ class _Run(Caller):
             self._finish(item, Outcome.FAILED)
         else:
             self._queued += 1
-            await send.send(item)
+            try:  # no loop pass per item: the producer fills the buffer, then waits
+                send.send_nowait(item)
+            except anyio.WouldBlock:
+                await send.send(item)
 
     async def _drain(self) -> None:
         """Wait until every operation handed out so far has finished (a barrier)."""
@@ -463,9 +475,47 @@ class _Run(Caller):
             self._idle = anyio.Event()
             await self._idle.wait()
 
+    async def _stage(
+        self,
+        receive: MemoryObjectReceiveStream[jobs.Operation],
+        send: MemoryObjectSendStream[jobs.Operation],
+    ) -> None:
+        """
+        Make the intents of what is handed out durable, many per fsync, then pass it on.
+
+        Between the producer and the workers: it takes every operation waiting (up to the
+        concurrency), buffers the intents of those with a token, flushes once, and only
+        then hands them to the workers, so a worker never waits on the disk. Once the run
+        is stopping, operations pass through unstaged, for the workers to count as
+        pending; intents staged but never sent are withdrawn when the run ends.
+        """
+        async with receive, send:
+            while (first := await _take(receive)) is not None:
+                batch = [first]
+                with contextlib.suppress(anyio.WouldBlock, anyio.EndOfStream):
+                    while len(batch) < self.settings.concurrency:
+                        batch.append(receive.receive_nowait())
+                staging = [item for item in batch if self._stageable(item)]
+                for item in staging:
+                    self.journal.stage_intent(
+                        item.key, op=item.op, token=item.token, params=_intent_params(item)
+                    )
+                    self._unsent[item.key] = item.op
+                if staging:
+                    await self.journal.flush()
+                for item in batch:
+                    try:
+                        send.send_nowait(item)
+                    except anyio.WouldBlock:
+                        await send.send(item)
+
+    def _stageable(self, item: jobs.Operation) -> bool:
+        """Whether ``item`` gets an intent now: a token call, and the run not stopping."""
+        return item.token is not None and not self.stopping
+
     async def _work(self, receive: MemoryObjectReceiveStream[jobs.Operation]) -> None:
         async with receive:
-            async for item in receive:
+            while (item := await _take(receive)) is not None:
                 try:
                     if self.stopping:
                         self.summary.count(item.op, Outcome.PENDING)
@@ -486,15 +536,11 @@ class _Run(Caller):
                         self._idle.set()
 
     async def execute(self, item: jobs.Operation) -> None:
-        """Send one operation; journal and count its outcome."""
+        """Send one operation (its intent already durable); journal and count its outcome."""
         if item.op in MONEY_OPERATIONS and not self._reserve(item):
-            self.summary.count(item.op, Outcome.PENDING)
+            self.summary.count(item.op, Outcome.PENDING)  # and its intent is withdrawn
             return
-        token = item.token
-        if token is not None:
-            await self.journal.intent(
-                item.key, op=item.op, token=token, params=_intent_params(item)
-            )
+        self._unsent.pop(item.key, None)  # from here on it may have been sent
         if item.op == "NotifyWorkers":
             await self._notify(item)
             return
@@ -512,7 +558,7 @@ class _Run(Caller):
                 request_id=response.request_id,
             )
             self._finish(item, Outcome.DONE)
-            log.debug("op.done", key=item.key, op=item.op, request_id=response.request_id)
+            self.log.debug("op.done", key=item.key, op=item.op, request_id=response.request_id)
 
     async def _notify(self, item: jobs.Operation) -> None:
         """Send one chunk of at most 100 workers; resend to soft failures; journal each fate."""
@@ -562,7 +608,7 @@ class _Run(Caller):
                 return
         await self.journal.done(item.key, op=item.op, request_id=exc.request_id, already=True)
         self._finish(item, Outcome.ALREADY)
-        log.debug("op.already_done", key=item.key, op=item.op, message=exc.message)
+        self.log.debug("op.already_done", key=item.key, op=item.op, message=exc.message)
 
     async def _assignment_status(self, assignment_id: str) -> str | None:
         try:
@@ -612,6 +658,25 @@ class _Run(Caller):
             if outcome is not Outcome.SKIPPED:
                 self.summary.bonus_paid += amount
                 self.summary.fees_paid += fee
+
+
+async def _take(receive: MemoryObjectReceiveStream[jobs.Operation]) -> jobs.Operation | None:
+    """
+    Return the next operation handed out, or None once the producer is done.
+
+    A waiting item is taken without a loop pass (``receive`` always makes one): the call
+    that follows yields anyway, and a pass per item costs more than the item's own work.
+    """
+    try:
+        return receive.receive_nowait()
+    except anyio.WouldBlock:
+        pass
+    except anyio.EndOfStream:
+        return None
+    try:
+        return await receive.receive()
+    except anyio.EndOfStream:
+        return None
 
 
 def _caller(settings: Settings, client: MTurkClient, summary: Summary) -> Caller:

@@ -138,6 +138,26 @@ class AdaptiveLimiter:
             # fast_acquire: an uncontended acquire does not yield to the event loop, so
             # requests that are ready leave together instead of one per loop pass.
             self._loop, self._lock, self._pacer = loop, anyio.Lock(fast_acquire=True), None
+        pacer = self._pacer
+        if (
+            pacer is not None
+            and not self._lock.locked()
+            and not self._stale(pacer)
+            and pacer.has_capacity()
+        ):
+            # The common case: a slot is free and nobody is queued for one, so take it
+            # without queueing (no lock, no cancel scope; pacer.acquire does not wait).
+            await pacer.acquire()
+            self._released = anyio.current_time()
+        else:
+            await self._wait_for_slot()
+        now = self._clock()
+        self._unanswered.append(now)
+        self._recent.append(now)
+
+    async def _wait_for_slot(self) -> None:
+        """Queue for a slot behind other waiters; re-paced if a throttle cuts the rate."""
+        assert self._lock is not None
         async with self._lock:  # one waiter in the pacer at a time: FIFO, and re-pacable
             while True:
                 pacer = await self._current_pacer()
@@ -150,9 +170,6 @@ class AdaptiveLimiter:
                 if not scope.cancelled_caught:
                     break
             self._released = anyio.current_time()
-        now = self._clock()
-        self._unanswered.append(now)
-        self._recent.append(now)
 
     def on_success(self) -> None:
         """Count a successful answer: raise the rate a little, up to the ceiling."""
@@ -193,10 +210,14 @@ class AdaptiveLimiter:
             return math.inf
         return (len(recent) - 1) / (now - recent[0])
 
+    def _stale(self, pacer: AsyncLimiter) -> bool:
+        """Whether ``pacer`` (the current one) paces at a rate the limiter has left."""
+        return self._rate < self._pacer_rate or self._rate > self._pacer_rate * (1 + _RETUNE)
+
     async def _current_pacer(self) -> AsyncLimiter:
         """Return a pacer for the current rate, replacing a stale one."""
         rate, pacer = self._rate, self._pacer
-        if pacer is None or rate < self._pacer_rate or rate > self._pacer_rate * (1 + _RETUNE):
+        if pacer is None or self._stale(pacer):
             # A burst of 10 ms at the current rate (at least BURST): pacing stays smooth at
             # any rate, and at high rates requests leave in small groups, not one per tick.
             burst = max(1.0, min(max(BURST, rate * 0.01), rate))

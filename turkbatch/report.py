@@ -24,6 +24,7 @@ import orjson
 from turkbatch import expand, jobs, money
 from turkbatch.errors import JobError
 from turkbatch.journal import Journal
+from turkbatch.keyset import KeySet
 
 __all__ = ["COLUMNS", "FORMATS", "iso", "outcome_of", "records", "write_report"]
 
@@ -106,7 +107,8 @@ class _Index:
         self.intents: dict[str, int] = {}
         self.job_path: str | None = None
         self.job_digest: str | None = None
-        done: set[str] = set()
+        done = KeySet()  # a million keys in ~30 MB
+        withdrawable: dict[str, int] = {}  # key → its last word before a pending intent
         for offset, rec in records(path):
             kind, key = rec.get("t"), rec.get("k")
             if kind == "run" and rec.get("job_path"):  # the last run given a job file
@@ -114,12 +116,19 @@ class _Index:
             elif not isinstance(key, str) or key in done:
                 continue
             elif kind in ("intent", "done", "failed"):
-                self.final.pop(key, None)  # keep dict order = order of last words
+                earlier = self.final.pop(key, None)  # keep dict order = order of last words
                 self.final[key] = offset
                 if kind == "intent":
                     self.intents[key] = offset
+                    if earlier is not None:  # e.g. a failure being retried
+                        withdrawable[key] = earlier
                 elif kind == "done":
                     done.add(key)
+            elif kind == "withdrawn" and self.intents.pop(key, None) is not None:
+                # The intent's call was never sent: back to the word before it, if any.
+                self.final.pop(key, None)
+                if (earlier := withdrawable.pop(key, None)) is not None:
+                    self.final[key] = earlier
 
     def record(self, offset: int | None) -> dict[str, Any] | None:
         """Return the record at ``offset``."""
