@@ -37,7 +37,7 @@ class Scale:
 
     overhead_ops: int = 3_000
     overhead_concurrency: int = 32
-    overhead_rounds: int = 3
+    overhead_rounds: int = 5
     latency_ms: float = 100.0
     boto3_ops: int = 50
     curve: tuple[int, ...] = (1, 4, 16, 64, 256)
