@@ -119,15 +119,20 @@ async def test_without_the_job_file(ran: Path) -> None:
     assert notes == [] and len(again) == 5
 
 
-async def test_in_doubt_and_not_run(ran: Path) -> None:
-    """An intent with no outcome is in_doubt; a line the journal never saw is not_run."""
+def add_bonuses(ran: Path, *reasons: str) -> tuple[list[jobs.Operation], str]:
+    """Append a bonus line per reason to the job ``ran`` ran; return its operations, digest."""
     job = ran.parent / "job.jsonl"
     new = {"op": "SendBonus", "WorkerId": "A3", "AssignmentId": "3AS3", "BonusAmount": "2.00"}
     with job.open("ab") as f:
-        f.write(orjson.dumps({**new, "Reason": "late"}) + b"\n")
-        f.write(orjson.dumps({**new, "Reason": "later"}) + b"\n")
+        f.writelines(orjson.dumps({**new, "Reason": reason}) + b"\n" for reason in reasons)
     ops = [i for i in jobs.read_job(job) if isinstance(i, jobs.Operation)]
-    digest = jobs.check_job(job).digest
+    return ops, jobs.check_job(job).digest
+
+
+async def test_in_doubt_and_not_run(ran: Path) -> None:
+    """An intent with no outcome is in_doubt; a line the journal never saw is not_run."""
+    ops, digest = add_bonuses(ran, "late", "later")
+    job = ran.parent / "job.jsonl"
     async with await Journal.open(ran, job_digest=digest, job_path=str(job)) as journal:
         await journal.intent(ops[-2].key, op="SendBonus", token=ops[-2].token)
     report, notes = rows(ran)
@@ -140,13 +145,8 @@ async def test_in_doubt_and_not_run(ran: Path) -> None:
 
 async def test_withdrawn_intents(ran: Path) -> None:
     """A withdrawn intent (the call was never sent) reads as before it: not_run, or failed."""
+    ops, digest = add_bonuses(ran, "never sent", "failed, retried")
     job = ran.parent / "job.jsonl"
-    new = {"op": "SendBonus", "WorkerId": "A3", "AssignmentId": "3AS3", "BonusAmount": "2.00"}
-    with job.open("ab") as f:
-        f.write(orjson.dumps({**new, "Reason": "never sent"}) + b"\n")
-        f.write(orjson.dumps({**new, "Reason": "failed, retried"}) + b"\n")
-    ops = [i for i in jobs.read_job(job) if isinstance(i, jobs.Operation)]
-    digest = jobs.check_job(job).digest
     async with await Journal.open(ran, job_digest=digest, job_path=str(job)) as journal:
         await journal.failed(ops[-1].key, op="SendBonus", error={"code": "X", "message": "m"})
         for op in ops[-2:]:
