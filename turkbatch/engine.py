@@ -464,10 +464,7 @@ class _Run(Caller):
             self._finish(item, Outcome.FAILED)
         else:
             self._queued += 1
-            try:  # no loop pass per item: the producer fills the buffer, then waits
-                send.send_nowait(item)
-            except anyio.WouldBlock:
-                await send.send(item)
+            await _give(send, item)
 
     async def _drain(self) -> None:
         """Wait until every operation handed out so far has finished (a barrier)."""
@@ -504,10 +501,7 @@ class _Run(Caller):
                 if staging:
                     await self.journal.flush()
                 for item in batch:
-                    try:
-                        send.send_nowait(item)
-                    except anyio.WouldBlock:
-                        await send.send(item)
+                    await _give(send, item)
 
     def _stageable(self, item: jobs.Operation) -> bool:
         """Whether ``item`` gets an intent now: a token call, and the run not stopping."""
@@ -662,7 +656,7 @@ class _Run(Caller):
 
 async def _take(receive: MemoryObjectReceiveStream[jobs.Operation]) -> jobs.Operation | None:
     """
-    Return the next operation handed out, or None once the producer is done.
+    Return the next operation handed out, or None once the sender is done.
 
     A waiting item is taken without a loop pass (``receive`` always makes one): the call
     that follows yields anyway, and a pass per item costs more than the item's own work.
@@ -677,6 +671,14 @@ async def _take(receive: MemoryObjectReceiveStream[jobs.Operation]) -> jobs.Oper
         return await receive.receive()
     except anyio.EndOfStream:
         return None
+
+
+async def _give(send: MemoryObjectSendStream[jobs.Operation], item: jobs.Operation) -> None:
+    """Hand ``item`` on: at once while the buffer has room (no loop pass), else wait."""
+    try:
+        send.send_nowait(item)
+    except anyio.WouldBlock:
+        await send.send(item)
 
 
 def _caller(settings: Settings, client: MTurkClient, summary: Summary) -> Caller:

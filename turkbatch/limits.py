@@ -142,7 +142,7 @@ class AdaptiveLimiter:
         if (
             pacer is not None
             and not self._lock.locked()
-            and not self._stale(pacer)
+            and not self._stale()
             and pacer.has_capacity()
         ):
             # The common case: a slot is free and nobody is queued for one, so take it
@@ -210,14 +210,14 @@ class AdaptiveLimiter:
             return math.inf
         return (len(recent) - 1) / (now - recent[0])
 
-    def _stale(self, pacer: AsyncLimiter) -> bool:
-        """Whether ``pacer`` (the current one) paces at a rate the limiter has left."""
+    def _stale(self) -> bool:
+        """Whether the current pacer paces at a rate the limiter has since left."""
         return self._rate < self._pacer_rate or self._rate > self._pacer_rate * (1 + _RETUNE)
 
     async def _current_pacer(self) -> AsyncLimiter:
         """Return a pacer for the current rate, replacing a stale one."""
         rate, pacer = self._rate, self._pacer
-        if pacer is None or self._stale(pacer):
+        if pacer is None or self._stale():
             # A burst of 10 ms at the current rate (at least BURST): pacing stays smooth at
             # any rate, and at high rates requests leave in small groups, not one per tick.
             burst = max(1.0, min(max(BURST, rate * 0.01), rate))
