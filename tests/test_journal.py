@@ -533,3 +533,19 @@ async def test_staged_intents_are_durable_only_after_a_flush(path: Path) -> None
         await j.flush()
         assert j.fsyncs == before + 1
         assert set(Journal.read(path).in_doubt) == {f"k{i}" for i in range(5)}
+
+
+async def test_withdrawing_a_resend_leaves_the_earlier_intent_in_doubt(path: Path) -> None:
+    """
+    A call in doubt since an earlier run, staged again and then withdrawn unsent, is still
+    in doubt under its first intent: that earlier send may have happened.
+    """
+    async with await Journal.open(path, job_digest="d1") as j:
+        await j.intent("k", op="CreateHIT", token="tok")
+    async with await Journal.open(path, job_digest="d1") as j:
+        j.stage_intent("k", op="CreateHIT", token="tok")
+        await j.flush()
+        j.withdraw("k", op="CreateHIT")
+    state = Journal.read(path)
+    assert set(state.in_doubt) == {"k"}
+    assert state.in_doubt["k"].line == 2  # the first intent, after the first run record

@@ -159,3 +159,16 @@ async def test_withdrawn_intents(ran: Path) -> None:
         ("never sent", "not_run"),
         ("failed, retried", "failed"),
     ]
+
+
+async def test_a_withdrawn_resend_stays_in_doubt(ran: Path) -> None:
+    """Withdrawing a resend of a call in doubt leaves it in_doubt, under its first intent."""
+    ops, digest = add_bonuses(ran, "in doubt, resent")
+    job = ran.parent / "job.jsonl"
+    async with await Journal.open(ran, job_digest=digest, job_path=str(job)) as journal:
+        await journal.intent(ops[-1].key, op="SendBonus", token=ops[-1].token)
+        journal.stage_intent(ops[-1].key, op="SendBonus", token=ops[-1].token)
+        await journal.flush()
+        journal.withdraw(ops[-1].key, op="SendBonus")
+    report, _ = rows(ran)
+    assert (report[-1]["reason"], report[-1]["outcome"]) == ("in doubt, resent", "in_doubt")

@@ -142,6 +142,7 @@ def _fold(fd: int, path: str) -> tuple[JournalState, int]:
     state = JournalState(done=KeySet(expected=size // _BYTES_PER_KEY))
     done, failed, runs, notes = state.done, state.failed, state.runs, state.notes
     intents: _Intents = {}
+    superseded: _Intents = {}  # key → the in-doubt intent a resend's intent replaced
     done_add, intents_pop, loads = done.add, intents.pop, orjson.loads
     n, offset, carry = 0, 0, b""
     while offset < size:
@@ -165,10 +166,14 @@ def _fold(fd: int, path: str) -> tuple[JournalState, int]:
                         intents_pop(k, None)
                     if failed:
                         failed.pop(k, None)
+                    if superseded:
+                        superseded.pop(k, None)
                 elif t == "intent":
                     k, _, _, _ = rec["k"], rec["op"], rec["tok"], rec["at"]
                     if type(k) is not str:
                         raise TypeError("k is not a string")
+                    if k in intents:  # a resend of a call in doubt
+                        superseded[k] = intents[k]
                     intents[k] = (rec, n)  # (a failed record stays: a withdrawal restores it)
                 elif t == "failed":
                     k, _, _ = rec["k"], rec["op"], rec["err"]
@@ -177,11 +182,16 @@ def _fold(fd: int, path: str) -> tuple[JournalState, int]:
                     if k not in done:
                         failed[k] = rec
                         intents_pop(k, None)
-                elif t == "withdrawn":  # the intent's call was never sent: not in doubt
+                        superseded.pop(k, None)
+                elif t == "withdrawn":  # the intent's call was never sent
                     k, _ = rec["k"], rec["op"]
                     if type(k) is not str:
                         raise TypeError("k is not a string")
-                    intents_pop(k, None)
+                    earlier = superseded.pop(k, None)
+                    if earlier is None:
+                        intents_pop(k, None)
+                    else:  # an earlier send may have happened: still in doubt, as it was
+                        intents[k] = earlier
                 elif t == "run":
                     _ = rec["job"]
                     runs.append(rec)

@@ -108,7 +108,8 @@ class _Index:
         self.job_path: str | None = None
         self.job_digest: str | None = None
         done = KeySet()  # a million keys in ~30 MB
-        withdrawable: dict[str, int] = {}  # key → its last word before a pending intent
+        # key → its last word and last intent before a pending intent, for a withdrawal
+        withdrawable: dict[str, tuple[int, int | None]] = {}
         for offset, rec in records(path):
             kind, key = rec.get("t"), rec.get("k")
             if kind == "run" and rec.get("job_path"):  # the last run given a job file
@@ -119,16 +120,20 @@ class _Index:
                 earlier = self.final.pop(key, None)  # keep dict order = order of last words
                 self.final[key] = offset
                 if kind == "intent":
+                    if earlier is not None:  # a failure being retried, a resend in doubt
+                        withdrawable[key] = (earlier, self.intents.get(key))
                     self.intents[key] = offset
-                    if earlier is not None:  # e.g. a failure being retried
-                        withdrawable[key] = earlier
-                elif kind == "done":
-                    done.add(key)
+                else:
+                    withdrawable.pop(key, None)
+                    if kind == "done":
+                        done.add(key)
             elif kind == "withdrawn" and self.intents.pop(key, None) is not None:
-                # The intent's call was never sent: back to the word before it, if any.
+                # The intent's call was never sent: back to the words before it, if any.
                 self.final.pop(key, None)
-                if (earlier := withdrawable.pop(key, None)) is not None:
-                    self.final[key] = earlier
+                if (before := withdrawable.pop(key, None)) is not None:
+                    self.final[key], intent = before
+                    if intent is not None:
+                        self.intents[key] = intent
 
     def record(self, offset: int | None) -> dict[str, Any] | None:
         """Return the record at ``offset``."""
