@@ -11,6 +11,8 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -129,6 +131,29 @@ async def test_group_commit_shares_fsyncs(path: Path, journal: Journal) -> None:
             tg.start_soon(one, i)
     assert journal.fsyncs - before <= 10
     assert len(Journal.read(path).in_doubt) == 1000
+
+
+async def test_a_slow_disk_is_flushed_off_the_event_loop(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fast fsyncs run on the loop; after a slow one, flushes go to a thread until fast again."""
+    slow = [True]
+    threads: list[bool] = []  # per fsync: was it off the event loop's thread?
+    loop_thread = threading.get_ident()
+
+    def timed(fd: int) -> None:  # a disk whose speed the test sets (the data is written)
+        threads.append(threading.get_ident() != loop_thread)
+        if slow[0]:
+            time.sleep(journal_module.INLINE_SYNC * 3)
+
+    monkeypatch.setattr(os, "fsync", timed)
+    await journal.intent("a", op="SendBonus", token="t1")  # inline; then found slow
+    await journal.intent("b", op="SendBonus", token="t2")  # in a thread; still slow
+    slow[0] = False
+    await journal.intent("c", op="SendBonus", token="t3")  # in a thread; found fast
+    await journal.intent("d", op="SendBonus", token="t4")  # inline again
+    assert threads == [False, True, True, False]
+    assert set(Journal.read(journal.path).in_doubt) == {"a", "b", "c", "d"}
 
 
 async def test_outcomes_follow_their_intents(path: Path, journal: Journal) -> None:

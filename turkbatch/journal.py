@@ -16,11 +16,14 @@ engine buffers many with :meth:`Journal.stage_intent` and makes them durable wit
 :meth:`Journal.flush` before any of their calls is sent, and :meth:`Journal.withdraw`s
 those it then never sends, so they are not left in doubt.
 Concurrent intents share one fsync (group commit): the first waiter becomes the flusher,
-writes the whole buffer and fsyncs it in a worker thread, then wakes everyone whose record
-was in that batch; records arriving meanwhile form the next batch. Outcomes ride the next
-batch, or flush themselves once the last flush is ``FLUSH_INTERVAL`` old; one buffer,
-written in order, keeps every outcome after its intent. An ``OSError`` while writing
-poisons the journal: every waiter of that batch and every later call raises
+writes the whole buffer and fsyncs it, then wakes everyone whose record was in that batch;
+records arriving meanwhile form the next batch. While the disk is fast (the last fsync took
+at most ``INLINE_SYNC``) the flusher does it on the event loop, which costs less than the
+hand-off to a worker thread (a loop wake-up and a handful of GIL hand-overs per batch); a
+slower disk's flushes go to a worker thread, so the loop keeps serving responses meanwhile.
+Outcomes ride the next batch, or flush themselves once the last flush is ``FLUSH_INTERVAL``
+old; one buffer, written in order, keeps every outcome after its intent. An ``OSError``
+while writing poisons the journal: every waiter of that batch and every later call raises
 ``JournalWriteError``.
 
 Locking: ``flock`` on the journal file itself, not a sibling ``.lock`` file, so the lock
@@ -65,6 +68,9 @@ FLUSH_BYTES = 1 << 20
 
 FLUSH_INTERVAL = 1.0
 """Seconds after the last flush when the next outcome flushes, bounding what a crash loses."""
+
+INLINE_SYNC = 0.002
+"""Seconds an fsync may take for the next flush to run on the event loop, not in a thread."""
 
 _CHUNK = 1 << 18  # replay reads 256 KiB at a time: per-chunk costs vanish, and so do its lines
 _BYTES_PER_KEY = 256  # journal bytes per done key (an intent and a done), to size the done set
@@ -249,16 +255,19 @@ def _holder(fd: int) -> str:
     return "pid unknown"
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    """Write every byte of ``data`` and fsync: blocking, so run it in a worker thread."""
+def _write_all(fd: int, data: bytes) -> float:
+    """Write every byte of ``data`` and fsync (blocking); return the fsync's seconds."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+    started = time.perf_counter()
     os.fsync(fd)
+    took = time.perf_counter() - started
     if os.fstat(fd).st_nlink == 0:
         # Deleted (or its directory removed) under us: writes still "succeed", but into a
         # file that vanishes when closed. Nothing written now can be trusted: stop.
         raise OSError(errno.ENOENT, "the journal file was deleted while in use")
+    return took
 
 
 class Journal:
@@ -279,6 +288,7 @@ class Journal:
         self._flushed_at = time.monotonic()
         self._flushing = False
         self._flush_done: anyio.Event | None = None
+        self._fsync_took = 0.0  # the last fsync's seconds: flush inline while it is short
         self._error: OSError | None = None  # set once: the journal is poisoned
         self._closing = self._released = False  # no more appends; the fd is closed
 
@@ -525,7 +535,12 @@ class Journal:
             self._buffered = 0
             with anyio.CancelScope(shield=True):  # a batch taken is a batch accounted for
                 try:
-                    await anyio.to_thread.run_sync(_write_all, self._fd, data)
+                    if self._fsync_took <= INLINE_SYNC:
+                        self._fsync_took = _write_all(self._fd, data)
+                    else:
+                        self._fsync_took = await anyio.to_thread.run_sync(
+                            _write_all, self._fd, data
+                        )
                 except OSError as exc:
                     self._error = exc
                     self._check(appending=False)
