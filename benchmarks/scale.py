@@ -15,7 +15,7 @@ class Scale:
     Attributes:
         overhead_ops: SendBonus calls per engine-overhead run (turkbatch and bare loop).
         overhead_concurrency: calls in flight in both.
-        overhead_rounds: rounds of both, back to back; the median round ratio counts.
+        overhead_rounds: runs of each, taking turns; the ratio of their medians counts.
         latency_ms: simulated latency for latency hiding and the throughput curve.
         boto3_ops: calls of the sequential boto3 loop.
         curve: concurrencies of the throughput curve; its last one is the hiding figure.
@@ -35,9 +35,9 @@ class Scale:
         timeout: seconds any one child process may take.
     """
 
-    overhead_ops: int = 3_000
+    overhead_ops: int = 2_000
     overhead_concurrency: int = 32
-    overhead_rounds: int = 5
+    overhead_rounds: int = 11
     latency_ms: float = 100.0
     boto3_ops: int = 50
     curve: tuple[int, ...] = (1, 4, 16, 64, 256)

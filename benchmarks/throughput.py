@@ -59,32 +59,40 @@ def engine_overhead(bench: Bench) -> Measurement:
     """
     ``turkbatch run`` ÷ a bare aiobotocore loop, same calls, concurrency and simulator.
 
-    The two run back to back in each round; the figure is the median of the rounds'
-    ratios, so a neighbour's burst of load spoils one round, not the figure.
+    The figure is the median of turkbatch's rounds over the median of the loop's. On a
+    shared machine one run's speed moves by up to a third from the next's, whichever
+    program it is (neighbouring tenants take the core or its cache), and independently of
+    the run before: so each side is summed up by its own median, which one spoiled run
+    cannot move, rather than by pairing runs. The two take turns going first, so a drift
+    during the measurement favours neither.
     """
     s = bench.scale
     ops, concurrency = s.overhead_ops, s.overhead_concurrency
     job = workload.write_bonus_job(bench.work / "overhead.jsonl", ops, tag="OVH")
-    engine, bare = [], []
+    engine: list[EngineRun] = []
+    bare: list[dict[str, float]] = []
     for n in range(s.overhead_rounds):
         say(f"engine overhead, round {n + 1}: {ops} SendBonus at concurrency {concurrency}")
+        if n % 2:
+            bare.append(_loop(bench, "aiobotocore", job, concurrency))
         run = _engine(bench, job, concurrency=concurrency, rate=UNLIMITED_RATE)
         engine.append(_complete(run, ops, "turkbatch run"))
-        bare.append(_loop(bench, "aiobotocore", job, concurrency))
-    ratios = [e.ops_per_s / b["per_s"] for e, b in zip(engine, bare, strict=True)]
-    ratio = statistics.median(ratios)
-    middle = ratios.index(min(ratios, key=lambda r: abs(r - ratio)))
+        if not n % 2:
+            bare.append(_loop(bench, "aiobotocore", job, concurrency))
+    turkbatch_rate = statistics.median(r.ops_per_s for r in engine)
+    bare_rate = statistics.median(b["per_s"] for b in bare)
     figure = Figure(
         key="engine_overhead_ratio",
-        value=ratio,
-        baseline=f"turkbatch {engine[middle].ops_per_s:.0f} vs aiobotocore "
-        f"{bare[middle]['per_s']:.0f} ops/s (c={concurrency}, {ops} ops, "
-        f"median of {len(ratios)} rounds)",
+        value=turkbatch_rate / bare_rate,
+        baseline=f"turkbatch {turkbatch_rate:.0f} vs aiobotocore {bare_rate:.0f} ops/s "
+        f"(c={concurrency}, {ops} ops, medians of {len(engine)} runs each)",
     )
     details = {
         "operations": ops,
         "concurrency": concurrency,
-        "round_ratios": [round(r, 4) for r in ratios],
+        "round_ratios": [
+            round(e.ops_per_s / b["per_s"], 4) for e, b in zip(engine, bare, strict=True)
+        ],
         "turkbatch_runs": [r.figures() for r in engine],
         "aiobotocore_runs": bare,
     }
