@@ -2,8 +2,8 @@
 Million-line files: replaying a journal for resume, validating (and planning) a job.
 
 Each scan runs in a child of its own beside a bare ``orjson`` loop over the same file in
-the same kind of child, back to back, for ``scan_rounds`` rounds; the median of the
-rounds' ratios counts, so a neighbour's burst of load spoils one round, not the figure.
+the same kind of child, taking turns, for ``scan_rounds`` rounds; the ratio of their
+median times counts, so a neighbour's burst of load spoils one run, not the figure.
 """
 
 from __future__ import annotations
@@ -27,23 +27,26 @@ def _scan(bench: Bench, kind: str, path: Path) -> tuple[float, ChildResult]:
 
 def _rounds(bench: Bench, kind: str, path: Path) -> tuple[float, float, float]:
     """
-    Alternate the ``kind`` scan and the orjson loop over ``path``, round by round.
+    Run the ``kind`` scan and the orjson loop over ``path`` ``scan_rounds`` times each,
+    taking turns at going first.
 
     Returns:
-        The median of the rounds' ratios (scan ÷ loop), the scan's seconds in the round
-        closest to it, and the scan's peak RSS (MiB, the largest of the rounds).
+        The scan's median seconds over the loop's (as for the engine overhead: one run's
+        speed on a shared machine is independent of its neighbour's), the scan's median
+        seconds, and the scan's peak RSS (MiB, the largest of the rounds).
     """
     scans, loops, rss = [], [], 0.0
     for n in range(bench.scale.scan_rounds):
         say(f"{kind} scan of {path.name}, round {n + 1}")
+        if n % 2:
+            loops.append(_scan(bench, "orjson", path)[0])
         elapsed, result = _scan(bench, kind, path)
         scans.append(elapsed)
         rss = max(rss, result.peak_rss_mb)
-        loops.append(_scan(bench, "orjson", path)[0])
-    ratios = [s / loop for s, loop in zip(scans, loops, strict=True)]
-    ratio = statistics.median(ratios)
-    middle = ratios.index(min(ratios, key=lambda r: abs(r - ratio)))
-    return ratio, scans[middle], rss
+        if not n % 2:
+            loops.append(_scan(bench, "orjson", path)[0])
+    scan = statistics.median(scans)
+    return scan / statistics.median(loops), scan, rss
 
 
 def resume_scan(bench: Bench) -> Measurement:

@@ -29,7 +29,7 @@ class Scale:
         memory_large: operations of the large memory run.
         memory_concurrency: calls in flight in the memory runs.
         big_lines: lines of the big job and records of the big journal.
-        scan_rounds: rounds of each scan and its orjson loop; the median ratio counts.
+        scan_rounds: runs of each scan and of its orjson loop; the ratio of medians counts.
         capacity_seconds: how long each simulator capacity load lasts.
         capacity_concurrency: connections of each capacity load.
         timeout: seconds any one child process may take.
@@ -51,7 +51,7 @@ class Scale:
     memory_large: int = 100_000
     memory_concurrency: int = 64
     big_lines: int = 1_000_000
-    scan_rounds: int = 2
+    scan_rounds: int = 3
     capacity_seconds: float = 5.0
     capacity_concurrency: int = 64
     timeout: float = 600.0
