@@ -22,20 +22,28 @@ reused across job files never share a token (identical lines without ids do: it 
 same payment).
 
 :func:`check_job` validates a whole file and collects every error before anything is
-sent; :func:`read_job` streams the same file again as :class:`Operation` and
-:class:`Barrier` values with the same keys and tokens.
+sent (a big file in parts, one per CPU, with the same result); :func:`read_job` streams the
+same file again as :class:`Operation` and :class:`Barrier` values with the same keys and
+tokens.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import pickle
+import select
+import signal
 import struct
+import tempfile
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, BinaryIO, Final, Protocol
 
 import orjson
 
@@ -451,11 +459,18 @@ def check_job(path: str | os.PathLike[str], *, max_errors: int = MAX_ERRORS) -> 
     """
     Validate a whole job file in one streaming pass; nothing is sent.
 
+    A big file is checked in parts, one per CPU (see :func:`_check_parts`), with exactly
+    the sequential pass's result.
+
     Raises:
         JobError: with the first ``max_errors`` errors in line order and the total count.
         OSError: the file cannot be read.
     """
-    state = _State(os.fspath(path), max_errors)
+    name = os.fspath(path)
+    parts = _parts_for(name)
+    if parts > 1:
+        return _check_parts(name, max_errors, parts)
+    state = _State(name, max_errors)
     with open(path, "rb") as f:
         deque(_scan(enumerate(f, 1), state), maxlen=0)
     return state.stats()
@@ -505,3 +520,252 @@ def iter_items(items: Iterable[Mapping[str, Any]]) -> Iterator[Operation | Barri
     state = _State("<items>", 1, reading=True)
     yield from _values(_scan(enumerate(items, 1), state))
     state.stats()
+
+
+# --- checking a big file in parts -------------------------------------------------------
+#
+# Every line's check stands alone but for ids, which must be unique across the file. So the
+# parts of a big file (split at line starts) are checked at once, each in a forked child but
+# the first, and merged in order: errors (line order, capped) and counts add up; what each
+# part feeds the job digest, and the ids it finds, go through a temporary file each and are
+# fed on in order, so the digest is the sequential pass's and memory stays flat. A part
+# whose ids meet an earlier part's is checked again here, knowing the ids before it, which
+# gives exactly the sequential pass's errors (only an invalid job pays that pass). A child
+# that fails, or is not done by the deadline, is killed and its part checked here.
+
+PART_BYTES: Final = 16 << 20
+"""Bytes of job file per part, at least: below that a fork costs more than it saves."""
+MAX_PARTS: Final = 4
+PART_TIMEOUT: Final = 120.0
+"""Seconds a child may take beyond the first part's time before its part is checked here."""
+
+
+@dataclass(slots=True, kw_only=True)
+class _Part:
+    """What checking one part of a job file found, besides its digest input and ids."""
+
+    errors: list[LineError]
+    total: int
+    lines: int
+    by_op: dict[str, int]
+    barriers: int
+    bonus: Decimal
+    bulk: dict[str, int]
+    recipients: int
+    duplicates: int
+
+
+class _Digest(Protocol):
+    def update(self, data: bytes, /) -> object: ...
+
+
+class _Spool:
+    """A part's digest input, written to a file for the merge to feed on."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.update = out.write
+
+
+class _NotedIds(KeySet):
+    """A part's ids, each new one also written to a file (a line each) for the merge."""
+
+    __slots__ = ("_out",)
+
+    def __init__(self, out: BinaryIO) -> None:
+        super().__init__()
+        self._out = out
+
+    def add(self, key: str) -> bool:
+        if not super().add(key):
+            return False
+        self._out.write(f"{key}\n".encode())
+        return True
+
+
+@dataclass(slots=True)
+class _Child:
+    """A forked child checking one part: its pid, the pipe of its result, and its files."""
+
+    pid: int
+    result: int
+    digested: BinaryIO
+    ids: BinaryIO
+
+
+def _parts_for(path: str) -> int:
+    """How many parts to check ``path`` in: one per CPU (up to ``MAX_PARTS``) for a big file."""
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return 1  # a fork copies only this thread: never fork beside others (their locks)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(MAX_PARTS, cpus, os.path.getsize(path) // PART_BYTES))
+
+
+def _bounds(path: str, parts: int) -> list[tuple[int, int, int]]:
+    """Split ``path`` at line starts into ``parts`` parts: ``(start, end, first line)``."""
+    size = os.path.getsize(path)
+    starts, lines = [0], [1]
+    with open(path, "rb") as f:
+        for k in range(1, parts):
+            f.seek(max(size * k // parts - 1, starts[-1]))
+            f.readline()
+            start = min(f.tell(), size)
+            f.seek(starts[-1])
+            count, left = 0, start - starts[-1]
+            while left > 0:
+                block = f.read(min(left, 1 << 20))
+                count, left = count + block.count(b"\n"), left - len(block)
+            starts.append(start)
+            lines.append(lines[-1] + count)
+    return list(zip(starts, [*starts[1:], size], lines, strict=True))
+
+
+def _check_part(
+    path: str,
+    bounds: tuple[int, int, int],
+    max_errors: int,
+    *,
+    digest: _Digest,
+    ids: KeySet,
+) -> _Part:
+    """Check the lines of ``path`` in ``bounds``, feeding ``digest`` and adding to ``ids``."""
+    start, end, first_line = bounds
+    state = _State(path, max_errors)
+    state.sha, state.ids = digest, ids  # type: ignore[assignment]  # (fed only)
+
+    def lines(f: BinaryIO) -> Iterator[bytes]:
+        left = end - start
+        if left <= 0:
+            return
+        for raw in f:
+            yield raw
+            left -= len(raw)
+            if left <= 0:
+                return
+
+    with open(path, "rb") as f:
+        f.seek(start)
+        deque(_scan(enumerate(lines(f), first_line), state), maxlen=0)
+    state.sum_bonus()
+    return _Part(
+        errors=state.errors,
+        total=state.total,
+        lines=state.lines,
+        by_op=state.by_op,
+        barriers=state.barriers,
+        bonus=state.bonus,
+        bulk=state.bulk,
+        recipients=state.recipients,
+        duplicates=state.duplicates,
+    )
+
+
+def _check_parts(path: str, max_errors: int, parts: int) -> JobStats:
+    """Check ``path`` in ``parts`` parts at once, with the sequential pass's result."""
+    bounds = _bounds(path, parts)
+    merged = _State(path, max_errors)
+    children: list[_Child] = []
+    try:
+        for part in bounds[1:]:  # one by one: those forked are reaped if a fork fails
+            children.append(_fork(path, part, max_errors))  # noqa: PERF401
+        started = time.monotonic()
+        _merge(merged, _check_part(path, bounds[0], max_errors, digest=merged.sha, ids=merged.ids))
+        deadline = time.monotonic() + PART_TIMEOUT + (time.monotonic() - started)
+        for child, part in zip(children, bounds[1:], strict=True):
+            found = _collect(child, deadline)
+            if found is None or _meets(child.ids, merged.ids):
+                # The child failed, or an id of its part was used before: check it here.
+                found = _check_part(path, part, max_errors, digest=merged.sha, ids=merged.ids)
+            else:
+                _feed(child, merged)
+            _merge(merged, found)
+    finally:
+        for child in children:
+            _reap(child)
+    return merged.stats()
+
+
+def _merge(merged: _State, part: _Part) -> None:
+    """Add one part's findings, the parts taken in order."""
+    merged.errors.extend(part.errors[: merged.max_errors - len(merged.errors)])
+    merged.total += part.total
+    merged.lines = max(merged.lines, part.lines)
+    for name, count in part.by_op.items():
+        merged.by_op[name] = merged.by_op.get(name, 0) + count
+    for name, count in part.bulk.items():
+        merged.bulk[name] = merged.bulk.get(name, 0) + count
+    merged.barriers += part.barriers
+    merged.bonus += part.bonus
+    merged.recipients += part.recipients
+    merged.duplicates += part.duplicates
+
+
+def _meets(noted: BinaryIO, ids: KeySet) -> bool:
+    """Whether any id a child noted is among ``ids``."""
+    noted.seek(0)
+    return any(line[:-1].decode() in ids for line in noted)
+
+
+def _feed(child: _Child, merged: _State) -> None:
+    """Feed the digest input and the ids a child's part found on, in order."""
+    child.digested.seek(0)
+    while block := child.digested.read(1 << 20):
+        merged.sha.update(block)
+    child.ids.seek(0)
+    for line in child.ids:
+        merged.ids.add(line[:-1].decode())
+
+
+def _fork(path: str, bounds: tuple[int, int, int], max_errors: int) -> _Child:
+    """Check one part in a forked child; the result comes on a pipe, the rest in files."""
+    # Closed by _reap, after the merge has read them.
+    digested, ids = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: check, send the result, and leave without any cleanup
+        status = 1
+        try:
+            os.close(read)
+            part = _check_part(
+                path, bounds, max_errors, digest=_Spool(digested), ids=_NotedIds(ids)
+            )
+            digested.flush()
+            ids.flush()
+            with open(write, "wb") as out:
+                out.write(pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL))
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    return _Child(pid=pid, result=read, digested=digested, ids=ids)
+
+
+def _collect(child: _Child, deadline: float) -> _Part | None:
+    """Return a child's result, or ``None`` if it failed or missed the deadline."""
+    chunks: list[bytes] = []
+    while (left := deadline - time.monotonic()) > 0:
+        if not select.select([child.result], [], [], left)[0]:
+            break
+        chunk = os.read(child.result, 1 << 16)
+        if chunk:
+            chunks.append(chunk)
+            continue
+        if os.waitpid(child.pid, 0)[1] != 0:
+            return None
+        part: _Part = pickle.loads(b"".join(chunks))
+        return part
+    return None
+
+
+def _reap(child: _Child) -> None:
+    """Make sure a child is gone, and its pipe and files closed."""
+    with contextlib.suppress(OSError):
+        os.close(child.result)
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(child.pid, os.WNOHANG) == (0, 0):
+            os.kill(child.pid, signal.SIGKILL)
+            os.waitpid(child.pid, 0)
+    child.digested.close()
+    child.ids.close()
