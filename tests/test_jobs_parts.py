@@ -3,6 +3,8 @@ the same result as the sequential pass, whatever the file holds."""
 
 from __future__ import annotations
 
+import errno
+import os
 import pickle
 import threading
 from collections import deque
@@ -134,6 +136,20 @@ def test_a_failed_child_is_replaced_by_checking_its_part_here(
         raise pickle.PicklingError("no")
 
     monkeypatch.setattr(pickle, "dumps", broken)  # in the forked children too
+    assert outcome(jobs._check_parts, str(path), 50, 3) == sequential(path, 50)
+
+
+def test_no_process_to_spare_means_checking_the_parts_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fork the system refuses (EAGAIN: too many processes) is no error: the part is
+    checked in this process."""
+
+    def refused() -> int:
+        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", refused)
+    path = write([LINES[0], LINES[5], LINES[12]] * 30, tmp_path)
     assert outcome(jobs._check_parts, str(path), 50, 3) == sequential(path, 50)
 
 

@@ -666,7 +666,7 @@ def _check_parts(path: str, max_errors: int, parts: int) -> JobStats:
     """Check ``path`` in ``parts`` parts at once, with the sequential pass's result."""
     bounds = _bounds(path, parts)
     merged = _State(path, max_errors)
-    children: list[_Child] = []
+    children: list[_Child | None] = []
     try:
         for part in bounds[1:]:  # one by one: those forked are reaped if a fork fails
             children.append(_fork(path, part, max_errors))  # noqa: PERF401
@@ -674,16 +674,17 @@ def _check_parts(path: str, max_errors: int, parts: int) -> JobStats:
         _merge(merged, _check_part(path, bounds[0], max_errors, digest=merged.sha, ids=merged.ids))
         deadline = time.monotonic() + PART_TIMEOUT + (time.monotonic() - started)
         for child, part in zip(children, bounds[1:], strict=True):
-            found = _collect(child, deadline)
-            if found is None or _meets(child.ids, merged.ids):
-                # The child failed, or an id of its part was used before: check it here.
+            found = None if child is None else _collect(child, deadline)
+            if child is None or found is None or _meets(child.ids, merged.ids):
+                # No child, a failed one, or an id of its part was used before: check it here.
                 found = _check_part(path, part, max_errors, digest=merged.sha, ids=merged.ids)
             else:
                 _feed(child, merged)
             _merge(merged, found)
     finally:
         for child in children:
-            _reap(child)
+            if child is not None:
+                _reap(child)
     return merged.stats()
 
 
@@ -718,12 +719,30 @@ def _feed(child: _Child, merged: _State) -> None:
         merged.ids.add(line[:-1].decode())
 
 
-def _fork(path: str, bounds: tuple[int, int, int], max_errors: int) -> _Child:
-    """Check one part in a forked child; the result comes on a pipe, the rest in files."""
-    # Closed by _reap, after the merge has read them.
-    digested, ids = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115
-    read, write = os.pipe()
-    pid = os.fork()
+def _fork(path: str, bounds: tuple[int, int, int], max_errors: int) -> _Child | None:
+    """
+    Check one part in a forked child; the result comes on a pipe, the rest in files.
+
+    Returns ``None`` when no child can be had (no process, file or pipe to spare): then
+    the part is checked here.
+    """
+    try:
+        # Closed by _reap, after the merge has read them.
+        digested, ids = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115
+    except OSError:
+        return None
+    try:
+        read, write = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            raise
+    except OSError:
+        digested.close()
+        ids.close()
+        return None
     if pid == 0:  # the child: check, send the result, and leave without any cleanup
         status = 1
         try:
