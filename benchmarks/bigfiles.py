@@ -14,7 +14,7 @@ from pathlib import Path
 
 from benchmarks import workload
 from benchmarks.children import ChildError, ChildResult, python, run_child, run_json_child
-from benchmarks.measurement import Bench, Figure, Measurement, say
+from benchmarks.measurement import Bench, Figure, Measurement, say, take_turns
 from benchmarks.runs import run_turkbatch
 
 
@@ -28,24 +28,20 @@ def _scan(bench: Bench, kind: str, path: Path) -> tuple[float, ChildResult]:
 def _rounds(bench: Bench, kind: str, path: Path) -> tuple[float, float, float]:
     """
     Run the ``kind`` scan and the orjson loop over ``path`` ``scan_rounds`` times each,
-    taking turns at going first.
+    taking turns (:func:`~benchmarks.measurement.take_turns`).
 
     Returns:
-        The scan's median seconds over the loop's (as for the engine overhead: one run's
-        speed on a shared machine is independent of its neighbour's), the scan's median
-        seconds, and the scan's peak RSS (MiB, the largest of the rounds).
+        The scan's median seconds over the loop's, the scan's median seconds, and the
+        scan's peak RSS (MiB, the largest of the rounds).
     """
-    scans, loops, rss = [], [], 0.0
-    for n in range(bench.scale.scan_rounds):
-        say(f"{kind} scan of {path.name}, round {n + 1}")
-        if n % 2:
-            loops.append(_scan(bench, "orjson", path)[0])
-        elapsed, result = _scan(bench, kind, path)
-        scans.append(elapsed)
-        rss = max(rss, result.peak_rss_mb)
-        if not n % 2:
-            loops.append(_scan(bench, "orjson", path)[0])
-    scan = statistics.median(scans)
+    scans, loops = take_turns(
+        bench.scale.scan_rounds,
+        f"{kind} scan of {path.name}",
+        lambda: _scan(bench, kind, path),
+        lambda: _scan(bench, "orjson", path)[0],
+    )
+    scan = statistics.median(elapsed for elapsed, _ in scans)
+    rss = max(result.peak_rss_mb for _, result in scans)
     return scan / statistics.median(loops), scan, rss
 
 

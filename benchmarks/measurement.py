@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from benchmarks.scale import Scale
 from benchmarks.simulator import SimProcess
@@ -18,10 +19,36 @@ UNLIMITED_RATE = 100_000.0
 
 _STARTED = time.monotonic()
 
+A = TypeVar("A")
+B = TypeVar("B")
+
 
 def say(message: str) -> None:
     """Print a progress line on standard error, with the seconds since start."""
     print(f"[{time.monotonic() - _STARTED:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def take_turns(
+    rounds: int, what: str, measured: Callable[[], A], baseline: Callable[[], B]
+) -> tuple[list[A], list[B]]:
+    """
+    Run ``measured`` and its ``baseline`` ``rounds`` times each, taking turns at going
+    first, so a drift during the measurement favours neither; return both lists of runs.
+
+    On a shared machine one run's speed moves by up to a third from the next's, whichever
+    program it is, and independently of the run before: sum each side up by its own
+    median (which one spoiled run cannot move) rather than by pairing runs.
+    """
+    runs: list[A] = []
+    baselines: list[B] = []
+    for n in range(rounds):
+        say(f"{what}, round {n + 1}")
+        if n % 2:
+            baselines.append(baseline())
+        runs.append(measured())
+        if not n % 2:
+            baselines.append(baseline())
+    return runs, baselines
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from benchmarks import workload
 from benchmarks.children import ChildError, python, run_json_child
-from benchmarks.measurement import UNLIMITED_RATE, Bench, Figure, Measurement, say
+from benchmarks.measurement import UNLIMITED_RATE, Bench, Figure, Measurement, say, take_turns
 from benchmarks.runs import EngineRun, run_turkbatch
 
 HIDING_RATE = 10_000.0
@@ -59,26 +59,23 @@ def engine_overhead(bench: Bench) -> Measurement:
     """
     ``turkbatch run`` ÷ a bare aiobotocore loop, same calls, concurrency and simulator.
 
-    The figure is the median of turkbatch's rounds over the median of the loop's. On a
-    shared machine one run's speed moves by up to a third from the next's, whichever
-    program it is (neighbouring tenants take the core or its cache), and independently of
-    the run before: so each side is summed up by its own median, which one spoiled run
-    cannot move, rather than by pairing runs. The two take turns going first, so a drift
-    during the measurement favours neither.
+    The figure is the median of turkbatch's runs over the median of the loop's, the two
+    taking turns (:func:`~benchmarks.measurement.take_turns`).
     """
     s = bench.scale
     ops, concurrency = s.overhead_ops, s.overhead_concurrency
     job = workload.write_bonus_job(bench.work / "overhead.jsonl", ops, tag="OVH")
-    engine: list[EngineRun] = []
-    bare: list[dict[str, float]] = []
-    for n in range(s.overhead_rounds):
-        say(f"engine overhead, round {n + 1}: {ops} SendBonus at concurrency {concurrency}")
-        if n % 2:
-            bare.append(_loop(bench, "aiobotocore", job, concurrency))
+
+    def engine_run() -> EngineRun:
         run = _engine(bench, job, concurrency=concurrency, rate=UNLIMITED_RATE)
-        engine.append(_complete(run, ops, "turkbatch run"))
-        if not n % 2:
-            bare.append(_loop(bench, "aiobotocore", job, concurrency))
+        return _complete(run, ops, "turkbatch run")
+
+    engine, bare = take_turns(
+        s.overhead_rounds,
+        f"engine overhead ({ops} SendBonus at concurrency {concurrency})",
+        engine_run,
+        lambda: _loop(bench, "aiobotocore", job, concurrency),
+    )
     turkbatch_rate = statistics.median(r.ops_per_s for r in engine)
     bare_rate = statistics.median(b["per_s"] for b in bare)
     figure = Figure(
