@@ -467,13 +467,7 @@ def check_job(path: str | os.PathLike[str], *, max_errors: int = MAX_ERRORS) -> 
         OSError: the file cannot be read.
     """
     name = os.fspath(path)
-    parts = _parts_for(name)
-    if parts > 1:
-        return _check_parts(name, max_errors, parts)
-    state = _State(name, max_errors)
-    with open(path, "rb") as f:
-        deque(_scan(enumerate(f, 1), state), maxlen=0)
-    return state.stats()
+    return _check_parts(name, max_errors, _parts_for(name))
 
 
 def read_job(
@@ -647,7 +641,9 @@ def _check_part(
 
     with open(path, "rb") as f:
         f.seek(start)
-        deque(_scan(enumerate(lines(f), first_line), state), maxlen=0)
+        # The last part (the whole file, in one part) runs to the end: no counting needed.
+        numbered = enumerate(f if end >= os.fstat(f.fileno()).st_size else lines(f), first_line)
+        deque(_scan(numbered, state), maxlen=0)
     state.sum_bonus()
     return _Part(
         errors=state.errors,
@@ -663,7 +659,7 @@ def _check_part(
 
 
 def _check_parts(path: str, max_errors: int, parts: int) -> JobStats:
-    """Check ``path`` in ``parts`` parts at once, with the sequential pass's result."""
+    """Check ``path`` in ``parts`` parts at once (one: the plain pass), merged in order."""
     bounds = _bounds(path, parts)
     merged = _State(path, max_errors)
     children: list[_Child | None] = []
