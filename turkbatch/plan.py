@@ -25,6 +25,8 @@ from typing import Any, Final
 from turkbatch import jobs, money, policy
 from turkbatch.journal import JournalState
 from turkbatch.keyset import KeyMap
+from turkbatch.ledger import Decision, occurrence
+from turkbatch.ledger import pid_of_key as ledger_pid
 from turkbatch.money import Spend, usd
 
 __all__ = [
@@ -373,7 +375,14 @@ def survey(
             p.calls += calls.calls
         if calls.listing:
             plan.listings.add(calls.listing)
-        if key in done:
+        pid = ledger_pid(key) if op == "SendBonus" and state else None
+        if pid is not None and state is not None:  # a bonus: by the ledger, by what it pays
+            decision = state.ledger.decide(pid, occurrence(key))
+            p.done += decision is Decision.PAID
+            p.failed += decision is Decision.FAILED
+            p.in_doubt += decision is Decision.SEND and key in in_doubt
+            sending = decision is Decision.SEND or (decision is Decision.FAILED and retry_failed)
+        elif key in done:
             p.done += 1
             sending = False
         elif key in failed:
