@@ -9,6 +9,7 @@ or a refusal with nothing sent. Crash tests SIGKILL real ``turkbatch run`` proce
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import signal
@@ -16,11 +17,16 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import anyio
 import orjson
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from support import (
     admin,
     bonus,
@@ -35,7 +41,10 @@ from support import (
 from turkbatch import engine, jobs, payments
 from turkbatch.errors import EndpointMismatch, JobError, Refused
 from turkbatch.journal import Journal
+from turkbatch.ledger import normal_amount
+from turkbatch.report import write_report
 from turkbatch.sim import FaultSettings, Simulator
+from turkbatch.status import status
 from turkbatch.summary import ExitCode
 
 
@@ -337,3 +346,234 @@ def test_journal_records_name_their_endpoint(tmp_path: Path) -> None:
     assert turkbatch("run", str(job), "--sim", "--quiet").returncode == 0
     first = orjson.loads((tmp_path / "job.sim.journal.jsonl").read_bytes().splitlines()[0])
     assert first["t"] == "run" and first["endpoint"] == "sim:embedded" and first["keys"] == 2
+
+
+# --- any sequence of runs, lost answers, expired tokens and edits ------------------------
+
+EDITS = ("none", "respell", "ids", "reorder", "duplicate", "drop", "legacy", "reason", "amount")
+RUNS = ("clean", "lossy", "expire")
+
+
+def canon(record: dict[str, Any]) -> tuple[str, str, str, str]:
+    """What a job record pays, whatever its spelling."""
+    amount = record["BonusAmount"]
+    if isinstance(amount, dict):
+        amount = amount["Amount"]
+    return (record["WorkerId"], record["AssignmentId"], normal_amount(amount), record["Reason"])
+
+
+def edited(records: list[dict[str, Any]], edit: str, pick: int, step: int) -> list[dict[str, Any]]:
+    """Apply one edit a requester might make between runs."""
+    out = [dict(r) for r in records]
+    i = pick % len(out)
+    target = out[i]
+    if edit == "respell":
+        amount = target["BonusAmount"]
+        if isinstance(amount, str):  # "0.50" ⇄ "0.5"; "0.75" → "00.75"
+            cents = amount.partition(".")[2]
+            if amount.endswith("0") and cents:
+                amount = amount.rstrip("0")
+            else:
+                amount = amount + "0" if len(cents) == 1 else "0" + amount
+            target["BonusAmount"] = amount
+    elif edit == "ids":
+        for n, r in enumerate(out):
+            if "id" in r:
+                del r["id"]
+            else:
+                r["id"] = f"row-{step}-{n}"
+    elif edit == "reorder":
+        out.reverse()
+    elif edit == "duplicate":
+        copy = dict(target)
+        if "id" in copy:
+            copy["id"] = f"copy-{step}"
+        out.append(copy)
+    elif edit == "drop" and len(out) > 1:
+        del out[i]
+    elif edit == "legacy" and target["op"] == "SendBonus":
+        amount = target.pop("BonusAmount")
+        target |= {"op": "GrantBonus", "BonusAmount": {"Amount": amount, "CurrencyCode": "USD"}}
+    elif edit == "reason":
+        target["Reason"] = f"edited {step}"
+    elif edit == "amount":
+        target["op"], target["BonusAmount"] = "SendBonus", "0.75"
+    return out
+
+
+@hsettings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(EDITS), st.sampled_from(RUNS), st.integers(0, 9)),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_no_sequence_of_runs_edits_and_lost_answers_pays_twice(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[str, str, int]]
+) -> None:
+    """
+    Runs that lose answers (the state a kill leaves: intents durable, outcomes missing,
+    payments made), tokens expiring and edits between runs, in any order: no run pays a
+    payment beyond what some job asked for, a refused run sends nothing, and once the last
+    job runs to the end (edited lines settled as counted) every line is paid for, exactly
+    once per payment its job asks for.
+    """
+    tmp = tmp_path_factory.mktemp("sequence")
+    job, journal = tmp / "job.jsonl", tmp / "job.journal.jsonl"
+    records = [bonus(n, amount="0.50") for n in range(3)] + [bonus(0, amount="0.50")]
+
+    async def scenario() -> None:
+        nonlocal records
+        asked: Counter[tuple[str, str, str, str]] = Counter()
+        per_pair: Counter[tuple[str, str]] = Counter()  # most lines one job had per pair
+        async with Simulator() as sim:
+            for step, (edit, mode, pick) in enumerate(steps):
+                records = edited(records, edit, pick, step)
+                asked |= Counter(map(canon, records))
+                per_pair |= Counter((w, a) for w, a, _, _ in map(canon, records))
+                write_job(job, records)
+                before = paid(sim.world.ledger()["bonuses"])
+                if mode == "expire":
+                    sim.clock.advance(25 * 3600)
+                sim.faults = (
+                    FaultSettings(lost_rate=0.5, seed=step) if mode == "lossy" else FaultSettings()
+                )
+                try:
+                    await engine.run(job, settings_for(sim, journal=journal, max_attempts=2))
+                except Refused:
+                    assert paid(sim.world.ledger()["bonuses"]) == before
+                now = paid(sim.world.ledger()["bonuses"])
+                assert all(now[p] <= asked[p] for p in now), (now, asked)
+                # an edited line is never paid beside its old self without the option
+                pairs = Counter((w, a) for w, a, _, _ in now.elements())
+                assert all(n <= per_pair[pair] for pair, n in pairs.items()), pairs
+            sim.faults = FaultSettings()
+            how = payments.EditedPayments.COUNTED
+            summary = await engine.run(job, settings_for(sim, journal=journal, edited_payments=how))
+            assert summary.exit_code == ExitCode.OK
+            final = paid(sim.world.ledger()["bonuses"])
+            assert all(final[p] <= asked[p] for p in final)
+            pairs = Counter((w, a) for w, a, _, _ in final.elements())
+            lines = Counter((w, a) for w, a, _, _ in map(canon, records))
+            assert all(pairs[pair] >= n for pair, n in lines.items())
+            assert all(n <= per_pair[pair] for pair, n in pairs.items())
+            if not any(edit in ("reason", "amount") for edit, _, _ in steps):
+                want = Counter(map(canon, records))
+                assert all(final[p] >= n for p, n in want.items())
+
+    anyio.run(scenario)
+
+
+def old_journal(path: Path, paid_records: list[dict[str, Any]], doubt: dict[str, Any]) -> None:
+    """Write a journal as turkbatch 0.1 did: keys by line, payments only in intents."""
+    at = time.time()
+    recs: list[dict[str, Any]] = [
+        {"t": "run", "job": "old", "job_path": None, "pid": 1, "at": at, "version": "0.1.0"}
+    ]
+    for n, r in enumerate([*paid_records, doubt]):
+        key, p = (
+            f"{n:024x}",
+            {k: r[k] for k in ("WorkerId", "AssignmentId", "BonusAmount", "Reason")},
+        )
+        recs.append(
+            {"t": "intent", "k": key, "op": "SendBonus", "tok": f"tb1-{n}", "at": at, "p": p}
+        )
+        if r is not doubt:
+            recs.append({"t": "done", "k": key, "op": "SendBonus", "at": at})
+    recs.append({"t": "end", "pid": 1, "at": at})
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in recs))
+    os.chmod(path, 0o600)
+
+
+async def test_a_journal_of_turkbatch_0_1_resumes_by_payment(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    """A journal written before bonuses were keyed by payment (its keys are line digests):
+    the resume counts its payments from the intents, looks up the one in doubt, and pays
+    nobody twice, even with the amounts respelt since."""
+    records = [bonus(n, amount="1.50") for n in range(4)]
+    journal = tmp_path / "old.journal.jsonl"
+    old_journal(journal, records[:3], records[3])
+    for r in records:  # all four were paid; the last one's answer was lost
+        sim.world.call("SendBonus", {k: v for k, v in r.items() if k != "op"})
+    job = write_job(tmp_path / "job.jsonl", [{**r, "BonusAmount": "1.5"} for r in records])
+    summary = await engine.run(job, settings_for(sim, journal=journal))
+    assert summary.exit_code == ExitCode.OK and summary.totals().done == 0
+    assert (summary.totals().skipped, summary.totals().already) == (3, 1)
+    assert paid(sim.world.ledger()["bonuses"]) == paid(records)
+
+
+async def test_an_old_bonus_outcome_without_its_payment_needs_reconcile(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    """An old --reconcile record that does not say what it paid: the run refuses rather
+    than guess, and --reconcile counts it from MTurk's records, paying nothing twice."""
+    journal = tmp_path / "old.journal.jsonl"
+    old_journal(journal, [bonus(1)], bonus(2))
+    with journal.open("ab") as f:  # turkbatch 0.1's reconciled bonus: no intent, no payment
+        f.write(
+            orjson.dumps(
+                {"t": "done", "k": "f" * 24, "op": "SendBonus", "at": 1.0, "reconciled": True}
+            )
+            + b"\n"
+        )
+    records = [bonus(1), bonus(2), bonus(3)]
+    for r in records:
+        sim.world.call("SendBonus", {k: v for k, v in r.items() if k != "op"})
+    job = write_job(tmp_path / "job.jsonl", records)
+    with pytest.raises(Refused, match="--reconcile"):
+        await engine.run(job, settings_for(sim, journal=journal))
+    summary = await engine.run(job, settings_for(sim, journal=journal, reconcile=True))
+    assert summary.exit_code == ExitCode.OK and summary.totals().done == 0
+    assert paid(sim.world.ledger()["bonuses"]) == paid(records)
+
+
+async def test_plan_shows_the_conflicts_run_would_refuse(sim: Simulator, tmp_path: Path) -> None:
+    """`plan` lists an edited line's conflict among the refusals, and counts by payment:
+    a respelt finished line is done, not to send."""
+    job = write_job(tmp_path / "job.jsonl", [bonus(1, amount="1.50"), bonus(2)])
+    journal = tmp_path / "job.journal.jsonl"
+    await engine.run(job, settings_for(sim, journal=journal))
+    write_job(job, [bonus(1, amount="1.5"), bonus(2, reason="edited")])
+    plan = await engine.plan(job, engine.Settings(journal=journal), offline=True)
+    sb = plan.by_op["SendBonus"]
+    assert (sb.done, sb.to_send) == (1, 1)
+    refusals = plan.refusals()
+    assert any("worker A00000000002" in r and "'edited'" in r for r in refusals)
+
+
+async def test_status_and_report_name_counted_and_unpaid_bonuses(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    """An edited line counted as paid is "counted" (no money twice in status); an in-doubt
+    bonus found never paid is "not_paid" until it is sent, then "done"."""
+    job = write_job(tmp_path / "job.jsonl", [bonus(1), bonus(2)])
+    journal = tmp_path / "job.journal.jsonl"
+    await engine.run(job, settings_for(sim, journal=journal))
+    write_job(job, [bonus(1, reason="edited"), bonus(2)])
+    how = payments.EditedPayments.COUNTED
+    await engine.run(job, settings_for(sim, journal=journal, edited_payments=how))
+    now = status(journal)
+    assert now.total().counted == 1 and now.bonuses == 2 and now.bonus_paid == Decimal("0.50")
+    out = io.StringIO()
+    write_report(journal, out, fmt="jsonl", job=job)
+    rows = [orjson.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["outcome"] for r in rows if r["line"] == 1] == ["counted"]
+    assert rows[0]["reason"] == "edited" and rows[0]["fee"] == ""
+
+    with journal.open("ab") as f:  # a third bonus sent, its answer lost, never paid
+        third = write_job(tmp_path / "third.jsonl", [bonus(3)])
+        (op,) = [o for o in jobs.read_job(third) if isinstance(o, jobs.Operation)]
+        intent = {"t": "intent", "k": op.key, "op": "SendBonus", "tok": op.token, "at": 1.0}
+        f.write(orjson.dumps(intent | {"p": {k: bonus(3)[k] for k in bonus(3) if k != "op"}}))
+        f.write(b"\n")
+    write_job(job, [bonus(1, reason="edited"), bonus(2), bonus(3)])
+    summary = await engine.run(job, settings_for(sim, journal=journal))
+    assert summary.totals().done == 1 and paid(sim.world.ledger()["bonuses"])[canon(bonus(3))] == 1
+    out = io.StringIO()
+    write_report(journal, out, fmt="jsonl", job=job)
+    rows = [orjson.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["outcome"] for r in rows] == ["counted", "done", "done", "done"]
+    assert rows[-1]["line"] == "" and rows[-1]["reason"] == "thanks"  # the earlier payment
+    assert journal.read_bytes().count(b'"t":"unpaid"') == 1  # looked up before it was sent

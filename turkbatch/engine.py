@@ -273,6 +273,15 @@ async def plan(
         max_bonus=settings.max_bonus,
         retry_failed=settings.retry_failed,
     )
+    if state is not None and not payments.unchanged(state, stats.digest):
+        conflicts = payments.find_conflicts(
+            state,
+            lambda: jobs.read_job(job, checked=True),
+            str(journal_path),
+            retry_failed=settings.retry_failed,
+        )
+        if conflicts and settings.edited_payments is None:
+            result.conflicts = payments.refusal(conflicts, str(job))
     if offline:
         return result
     async with contextlib.AsyncExitStack() as stack:
@@ -484,8 +493,16 @@ class _Run(Caller):
             if self.stopping:
                 # Whatever the producer never handed out stays pending for the next run.
                 for item in operations:
-                    if isinstance(item, jobs.Operation) and item.key not in state.done:
+                    if isinstance(item, jobs.Operation) and not self._finished(item):
                         self.summary.count(item.op, Outcome.PENDING)
+
+    def _finished(self, item: jobs.Operation) -> bool:
+        """Whether the journal (its ledger, for a bonus) has ``item`` done already."""
+        state = self.journal.state
+        pid = pid_of_key(item.key) if item.op == "SendBonus" else None
+        if pid is None:
+            return item.key in state.done
+        return state.ledger.decide(pid, occurrence(item.key)) is Decision.PAID
 
     async def _expand(
         self, item: jobs.Operation, send: MemoryObjectSendStream[jobs.Operation]

@@ -162,6 +162,9 @@ class Plan:
         balance: the account's available balance, once looked up; ``balance_error`` says
             why it could not be.
         endpoint: where the balance was looked up.
+        conflicts: why ``run`` would refuse bonus lines edited after their worker and
+            assignment were paid (:func:`turkbatch.payments.refusal`); empty when none, or
+            when ``--edited-payments`` settles them.
     """
 
     job: str
@@ -182,6 +185,7 @@ class Plan:
     balance: Decimal | None = None
     balance_error: str | None = None
     endpoint: str | None = None
+    conflicts: list[str] = field(default_factory=list)
 
     def total(self) -> OpPlan:
         """Return the sums over every operation."""
@@ -207,7 +211,7 @@ class Plan:
         Return why ``run`` must not start (empty when it may): the typo guard, the spend
         cap, and the balance once looked up.
         """
-        out: list[str] = []
+        out: list[str] = list(self.conflicts)
         if self.over_limit_count and self.max_bonus is not None:
             shown = ", ".join(f"line {n} ({usd(a)})" for n, a in self.over_limit[:3])
             more = "" if self.over_limit_count <= 3 else f" and {self.over_limit_count - 3} more"
