@@ -27,14 +27,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 import structlog
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from turkbatch.sim.server import Simulator
+from turkbatch.sim.clock import Clock
+from turkbatch.sim.counters import Counters
+from turkbatch.sim.faults import FaultSettings
+from turkbatch.sim.world import World
 
 log = structlog.get_logger()
 
@@ -48,15 +50,35 @@ class AdminInputError(ValueError):
     """An admin request the simulator cannot act on (answered with HTTP 400)."""
 
 
+class Steerable(Protocol):
+    """
+    What the admin API needs of a simulator, and nothing more (so this module never
+    imports the server, which imports it).
+    """
+
+    world: World
+    clock: Clock
+    counters: Counters
+    faults: FaultSettings
+
+    def operations(self) -> tuple[str, ...]:
+        """Return the operations served."""
+        ...
+
+    def reset(self, *, faults: bool = False) -> None:
+        """Restore the world and counters (and the starting faults, when asked)."""
+        ...
+
+
 class Control:
     """
     The admin routes of one simulator.
 
     Args:
-        sim: the simulator to inspect and steer.
+        sim: the simulator to inspect and steer, seen through :class:`Steerable`.
     """
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: Steerable) -> None:
         self._sim = sim
         self._routes: dict[tuple[str, str], _Route] = {
             ("GET", "health"): self._health,

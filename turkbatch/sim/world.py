@@ -39,6 +39,7 @@ Times are epoch seconds or ISO 8601 strings (naive means UTC); "now" is load tim
 
     {
       "balance": "250.00",                                   // default "10000.00"
+      "hit_layouts": ["3..."],            // the HITLayoutIds CreateHIT may name
       "workers": [{"WorkerId": "A1...",                      // required
                    "notifiable": true,    // false → NotifyWorkers HardFailure until
                                           //   work of theirs is approved or rejected
@@ -73,8 +74,10 @@ Times are epoch seconds or ISO 8601 strings (naive means UTC); "now" is load tim
       "blocks": [{"WorkerId": "A1...", "Reason": "..."}]
     }
 
-Every WorkerId mentioned anywhere is a known (notifiable) worker; list it under
-``workers`` only to change ``notifiable`` or ``soft_fail``. A Submitted assignment whose
+Every WorkerId mentioned anywhere is a known worker. NotifyWorkers reaches a worker only
+once work of theirs has been approved or rejected (in the file or later), as on MTurk;
+listing a worker under ``workers`` says they did such work for you before the file
+begins (notifiable unless ``"notifiable": false``). A Submitted assignment whose
 SubmitTime + AutoApprovalDelayInSeconds has passed is auto-approved when first looked at,
 as MTurk would have done. See ``jobs/world.example.json``.
 
@@ -102,6 +105,7 @@ from turkbatch.sim.ops_quals import OPERATIONS as _QUALS
 from turkbatch.sim.ops_qualtypes import OPERATIONS as _QUALTYPES
 from turkbatch.sim.ops_workers import OPERATIONS as _WORKERS
 from turkbatch.sim.world_file import load_world
+from turkbatch.sim.world_lifecycle import catch_up
 from turkbatch.sim.world_money import money
 from turkbatch.sim.world_records import Json
 from turkbatch.sim.world_state import Operation, State
@@ -215,11 +219,14 @@ class World:
             ApiError: MTurk's error for this request.
             KeyError: ``operation`` is not an MTurk operation.
         """
-        return OPERATIONS[operation](self._state, params)
+        state = self._state
+        catch_up(state)
+        return OPERATIONS[operation](state, params)
 
     def ledger(self) -> dict[str, Any]:
         """Return everything that changed hands or state, JSON-ready, in order."""
         state = self._state
+        catch_up(state)
         out: Json = {"bonuses": [bonus.to_ledger() for bonus in state.bonuses]}
         for name, entries in state.log.items():
             out[name] = [dict(entry) for entry in entries]

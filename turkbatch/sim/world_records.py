@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -78,6 +79,14 @@ class HitType:
     qual_requirements: list[Json] = field(default_factory=list)
     notification: Json | None = None
     notification_active: bool = False
+    disposed: bool = False
+
+    def requires_masters(self) -> bool:
+        """Return whether this type requires the Masters qualification (a 5 % fee)."""
+        return any(
+            q["QualificationTypeId"] in MASTERS and q.get("Comparator") != "DoesNotExist"
+            for q in self.qual_requirements
+        )
 
 
 @dataclass(slots=True, kw_only=True)
@@ -100,6 +109,8 @@ class Hit:
     disposed: bool = False
     review_status: str = "NotReviewed"
     placeholder: bool = False
+    unit_cost: Decimal = Decimal(0)
+    refunded_slots: int = 0
     assignments: list[Assignment] = field(default_factory=list)
 
     def counts(self) -> tuple[int, int]:
@@ -167,6 +178,7 @@ class Assignment:
     rejection_time: float | None = None
     answer: str | None = ANSWER_XML
     feedback: str | None = None
+    refunded: bool = False
 
     @property
     def auto_approval_time(self) -> float:
@@ -271,6 +283,7 @@ class QualType:
     auto_granted_value: int | None = None
     owned: bool = True
     disposed: bool = False
+    deleted_at: float | None = None
     grants: list[Qualification] = field(default_factory=list)
     requests: list[QualRequest] = field(default_factory=list)
 
@@ -347,9 +360,17 @@ class Bonus:
         }
 
 
+MASTERS_SANDBOX = "2ARFPLSP75KLA8M8DH1HTEQVJT3SY6"
+"""The sandbox's Masters qualification type [R: MTurkR's table, pyMTurkR#11, breadboard#204]."""
+MASTERS_PRODUCTION = "2F1QJWKUDD8XADTFD2Q0G6UTO95ALH"
+"""Production's Masters qualification type [R]."""
+MASTERS = frozenset({MASTERS_SANDBOX, MASTERS_PRODUCTION})
+WORKER_LOCALE = "00000000000000000071"
+"""The Worker_Locale system qualification type, the only one LocaleValues apply to."""
+
 _SYSTEM_TYPES = (
     (
-        "00000000000000000071",
+        WORKER_LOCALE,
         "Worker_Locale",
         "The Location of the Worker, as specified in the Worker's mailing address",
     ),
@@ -366,12 +387,12 @@ _SYSTEM_TYPES = (
     ),
     ("00000000000000000060", "Worker_Adult", "The Worker has agreed to see adult content"),
     (
-        "2ARFPLSP75KLA8M8DH1HTEQFJN5SDF",
+        MASTERS_SANDBOX,
         "Masters",
         "Workers who have demonstrated excellence across a wide range of HITs (sandbox)",
     ),
     (
-        "2F1QJWKUDD8XADTFD2Q0G6UTO95ALH",
+        MASTERS_PRODUCTION,
         "Masters",
         "Workers who have demonstrated excellence across a wide range of HITs",
     ),
