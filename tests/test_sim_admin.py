@@ -150,7 +150,10 @@ async def test_reset_restores_world_and_counters_and_optionally_faults() -> None
 
 async def test_world_options_at_run_time(sim: Simulator, admin: SimAdmin) -> None:
     """POST world toggles trailing_next_token on the running world."""
-    assert await admin.set_world(trailing_next_token=True) == {"trailing_next_token": True}
+    assert await admin.set_world(trailing_next_token=True) == {
+        "strict": False,
+        "trailing_next_token": True,
+    }
     assert sim.world.trailing_next_token is True
     assert await call(sim, "CreateWorkerBlock", {"WorkerId": WORKER, "Reason": "spam"}) == 200
     async with (
@@ -164,7 +167,10 @@ async def test_world_options_at_run_time(sim: Simulator, admin: SimAdmin) -> Non
         page = await response.json(content_type=None)
     assert page["NumResults"] == 1
     assert "NextToken" in page
-    assert await admin.set_world(trailing_next_token=False) == {"trailing_next_token": False}
+    assert await admin.set_world(trailing_next_token=False) == {
+        "strict": False,
+        "trailing_next_token": False,
+    }
 
 
 async def test_unknown_paths_methods_and_bodies(sim: Simulator) -> None:

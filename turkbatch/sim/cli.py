@@ -41,7 +41,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one")
-    p.add_argument("--world", type=Path, metavar="FILE", help="world file to serve (strict)")
+    world = p.add_mutually_exclusive_group()
+    world.add_argument("--world", type=Path, metavar="FILE", help="world file to serve (strict)")
+    world.add_argument(
+        "--strict",
+        action="store_true",
+        help="serve an empty strict world: unknown ids get MTurk's errors (default: a "
+        "permissive world, where any id springs into being)",
+    )
     p.add_argument(
         "--credentials",
         metavar="KEY:SECRET",
@@ -119,7 +126,7 @@ def simulator_from_args(args: argparse.Namespace) -> Simulator:
         world = World.from_file(args.world, clock=clock)
         world.trailing_next_token = args.trailing_next_token
     else:
-        world = World(clock=clock, trailing_next_token=args.trailing_next_token)
+        world = World(clock=clock, strict=args.strict, trailing_next_token=args.trailing_next_token)
     credentials: tuple[str, str] | None = None
     if args.credentials is not None:
         key, sep, secret = args.credentials.partition(":")
@@ -143,7 +150,25 @@ def simulator_from_args(args: argparse.Namespace) -> Simulator:
     return sim
 
 
-async def serve(sim: Simulator, *, out: TextIO | None = None, info: TextIO | None = None) -> None:
+def world_notice(sim: Simulator, source: Path | None = None) -> str:
+    """Return the line that tells a person which kind of world is served, and what it means."""
+    if not sim.world.strict:
+        return (
+            "turkbatch sim: world: PERMISSIVE: any id it has not seen springs into being, so "
+            "a typo'd id never gets MTurk's 'does not exist'; use --strict (empty) or "
+            "--world FILE for MTurk's errors\n"
+        )
+    where = f"from {source}" if source is not None else "empty"
+    return f"turkbatch sim: world: strict, {where}: unknown ids get MTurk's errors\n"
+
+
+async def serve(
+    sim: Simulator,
+    *,
+    out: TextIO | None = None,
+    info: TextIO | None = None,
+    source: Path | None = None,
+) -> None:
     """
     Serve until SIGINT or SIGTERM, printing the endpoint URL first.
 
@@ -151,6 +176,7 @@ async def serve(sim: Simulator, *, out: TextIO | None = None, info: TextIO | Non
         sim: a simulator that has not been started.
         out: where the endpoint URL line goes (standard output by default).
         info: where human-readable notes go (standard error by default).
+        source: the world file served, if any (named in the notice).
     """
     out = out or sys.stdout
     info = info or sys.stderr
@@ -161,6 +187,7 @@ async def serve(sim: Simulator, *, out: TextIO | None = None, info: TextIO | Non
         out.flush()
         faults = sim.faults.to_json()
         active = {k: v for k, v in faults.items() if v and k != "seed"}
+        info.write(world_notice(sim, source))
         info.write(
             f"turkbatch sim: MTurk Requester API at {sim.endpoint_url} "
             f"(signatures {'checked' if sim.checks_signatures else 'not checked'}; "
@@ -197,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"turkbatch sim: {exc}\n")
         return 2
     try:
-        asyncio.run(serve(sim))
+        asyncio.run(serve(sim, source=args.world))
     except OSError as exc:  # cannot bind
         sys.stderr.write(f"turkbatch sim: {exc}\n")
         return 2

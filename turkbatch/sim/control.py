@@ -17,7 +17,8 @@ path                method    what
 ``clock``           POST      ``{"advance": seconds}``; returns the new ``clock``
 ``reset``           POST      world to its initial state, counters zeroed, buckets refilled;
                               ``{"faults": true}`` also restores the starting faults
-``world``           GET/POST  run-time world options: ``{"trailing_next_token": bool}``
+``world``           GET       ``{"strict": bool, "trailing_next_token": bool}``
+``world``           POST      set ``{"trailing_next_token": bool}``
 ==================  ========  ============================================================
 
 Bad input gets HTTP 400 ``{"error": "..."}``; unknown paths 404; wrong methods 405.
@@ -156,7 +157,8 @@ class Control:
         return {"reset": True, "faults": self._sim.faults.to_json()}
 
     async def _world(self, _: dict[str, Any]) -> object:
-        return {"trailing_next_token": bool(self._sim.world.trailing_next_token)}
+        world = self._sim.world
+        return {"strict": world.strict, "trailing_next_token": bool(world.trailing_next_token)}
 
     async def _set_world(self, body: dict[str, Any]) -> object:
         extra = set(body) - {"trailing_next_token"}
