@@ -347,6 +347,7 @@ def test_ledger_is_json_ready_and_ordered() -> None:
         "hits_created",
         "hit_extensions",
         "refunds",
+        "work",
         "balance",
     }
     assert_output("GetAccountBalance", {"AvailableBalance": ledger["balance"]})

@@ -22,6 +22,7 @@ import structlog
 from turkbatch.sim.clock import Clock
 from turkbatch.sim.faults import DEFAULT_SEED, FaultSettings, Limit, parse_op_throttle
 from turkbatch.sim.server import DEFAULT_MAX_BODY, Simulator
+from turkbatch.sim.workforce_settings import WorkforceSettings
 from turkbatch.sim.world import World
 
 
@@ -54,7 +55,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="KEY:SECRET",
         help="verify SigV4 signatures against this key pair (default: accept anything)",
     )
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the random faults")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_SEED,
+        help="seed of the random faults and of the workforce",
+    )
     p.add_argument("--throttle-rate", type=float, metavar="R", help="overall requests/s")
     p.add_argument("--throttle-burst", type=float, metavar="B", help="overall burst size")
     p.add_argument(
@@ -82,7 +88,58 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--max-body", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES", help="body size cap"
     )
+    _add_workforce_flags(p)
     return p
+
+
+def _add_workforce_flags(p: argparse.ArgumentParser) -> None:
+    w = p.add_argument_group(
+        "workforce",
+        "simulated workers who do the HITs created through the API as simulated time passes "
+        "(seeded by --seed; times in simulated seconds; these flags replace a world file's "
+        "workforce section)",
+    )
+    w.add_argument("--workers", type=int, metavar="N", help="how many workers (default: none)")
+    w.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="simulated seconds per real second (default 1; the admin clock moves it too)",
+    )
+    d = WorkforceSettings()
+    for flag, default, text in (
+        ("--find-seconds", d.find_seconds, "mean wait until an open HIT is accepted"),
+        ("--work-seconds", d.work_seconds, "mean time to submit"),
+        ("--return-share", d.return_share, "share of accepted work returned"),
+        ("--abandon-share", d.abandon_share, "share of accepted work abandoned"),
+        ("--notifiable-share", d.notifiable_share, "share reachable by NotifyWorkers at once"),
+        ("--masters-share", d.masters_share, "share holding Masters"),
+        ("--request-seconds", d.request_seconds, "mean wait between qualification requests"),
+    ):
+        w.add_argument(flag, type=float, default=default, metavar="X", help=f"{text} ({default:g})")
+
+
+def workforce_from_args(args: argparse.Namespace) -> WorkforceSettings | None:
+    """
+    Build the workforce settings from parsed ``sim`` flags (None: no ``--workers``).
+
+    Raises:
+        ValueError: a bad value.
+    """
+    if args.workers is None:
+        return None
+    return WorkforceSettings(
+        workers=args.workers,
+        seed=args.seed,
+        find_seconds=args.find_seconds,
+        work_seconds=args.work_seconds,
+        return_share=args.return_share,
+        abandon_share=args.abandon_share,
+        notifiable_share=args.notifiable_share,
+        masters_share=args.masters_share,
+        request_seconds=args.request_seconds,
+    )
 
 
 def _op_throttle(text: str) -> tuple[str, Limit]:
@@ -121,12 +178,18 @@ def simulator_from_args(args: argparse.Namespace) -> Simulator:
         OSError: the world file cannot be read.
     """
     faults = settings_from_args(args)
-    clock = Clock()
+    workforce = workforce_from_args(args)
+    clock = Clock(speed=args.speed)
     if args.world is not None:
-        world = World.from_file(args.world, clock=clock)
+        world = World.from_file(args.world, clock=clock, workforce=workforce)
         world.trailing_next_token = args.trailing_next_token
     else:
-        world = World(clock=clock, strict=args.strict, trailing_next_token=args.trailing_next_token)
+        world = World(
+            clock=clock,
+            strict=args.strict,
+            trailing_next_token=args.trailing_next_token,
+            workforce=workforce,
+        )
     credentials: tuple[str, str] | None = None
     if args.credentials is not None:
         key, sep, secret = args.credentials.partition(":")
@@ -162,6 +225,19 @@ def world_notice(sim: Simulator, source: Path | None = None) -> str:
     return f"turkbatch sim: world: strict, {where}: unknown ids get MTurk's errors\n"
 
 
+def workforce_notice(sim: Simulator) -> str:
+    """Return the line that says who does the HITs, and how time passes."""
+    settings = sim.world.workforce
+    speed = sim.clock.speed
+    pace = f"; time runs {speed:g}x" if speed != 1.0 else ""
+    if settings is None:
+        return f"turkbatch sim: workforce: none (nobody works on HITs){pace}\n"
+    return (
+        f"turkbatch sim: workforce: {settings.workers} workers, seed {settings.seed}{pace}; "
+        "move time with POST /_turkbatch/clock\n"
+    )
+
+
 async def serve(
     sim: Simulator,
     *,
@@ -188,6 +264,7 @@ async def serve(
         faults = sim.faults.to_json()
         active = {k: v for k, v in faults.items() if v and k != "seed"}
         info.write(world_notice(sim, source))
+        info.write(workforce_notice(sim))
         info.write(
             f"turkbatch sim: MTurk Requester API at {sim.endpoint_url} "
             f"(signatures {'checked' if sim.checks_signatures else 'not checked'}; "

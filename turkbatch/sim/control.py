@@ -19,6 +19,7 @@ path                method    what
                               ``{"faults": true}`` also restores the starting faults
 ``world``           GET       ``{"strict": bool, "trailing_next_token": bool}``
 ``world``           POST      set ``{"trailing_next_token": bool}``
+``workforce``       GET       ``{"settings": {...} | null}``: the simulated workforce
 ==================  ========  ============================================================
 
 Bad input gets HTTP 400 ``{"error": "..."}``; unknown paths 404; wrong methods 405.
@@ -91,6 +92,7 @@ class Control:
             ("POST", "clock"): self._advance,
             ("POST", "reset"): self._reset,
             ("GET", "world"): self._world,
+            ("GET", "workforce"): self._workforce,
             ("POST", "world"): self._set_world,
         }
         self._names = {name for _, name in self._routes}
@@ -159,6 +161,10 @@ class Control:
     async def _world(self, _: dict[str, Any]) -> object:
         world = self._sim.world
         return {"strict": world.strict, "trailing_next_token": bool(world.trailing_next_token)}
+
+    async def _workforce(self, _: dict[str, Any]) -> object:
+        settings = self._sim.world.workforce
+        return {"settings": None if settings is None else settings.to_json()}
 
     async def _set_world(self, body: dict[str, Any]) -> object:
         extra = set(body) - {"trailing_next_token"}

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from turkbatch.sim import world_errors as err
 from turkbatch.sim.world_inputs import check_layout, check_requirements, question_kind
-from turkbatch.sim.world_lifecycle import release_unused, schedule_hit
+from turkbatch.sim.world_lifecycle import release_unused, reopen, schedule_hit
 from turkbatch.sim.world_money import LARGE_HIT, unit_cost
 from turkbatch.sim.world_pages import paginate
 from turkbatch.sim.world_records import Hit, HITStatus, HitType, Json
@@ -145,6 +145,7 @@ def create_additional_assignments(state: State, params: Params) -> Json:
     state.charge(cost)
     hit.max_assignments += extra
     release_unused(state, hit, state.now())  # added to a closed HIT: nobody can take them
+    reopen(state, hit)
     state.log["hit_extensions"].append(
         {
             "HITId": hit.hit_id,

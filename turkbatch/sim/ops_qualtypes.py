@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from turkbatch.sim import world_errors as err
 from turkbatch.sim.world_inputs import check_test
+from turkbatch.sim.world_lifecycle import announce_type
 from turkbatch.sim.world_pages import paginate
 from turkbatch.sim.world_records import Json, QualType, RequestState
 from turkbatch.sim.world_state import Operation, Params, State
@@ -78,6 +79,7 @@ def create_qualification_type(state: State, params: Params) -> Json:
             auto_granted_value=params.get("AutoGrantedValue"),
         )
     )
+    announce_type(state, qual_type)
     return {"QualificationType": qual_type.to_json()}
 
 

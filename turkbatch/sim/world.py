@@ -104,6 +104,8 @@ from turkbatch.sim.ops_notifications import OPERATIONS as _NOTIFICATIONS
 from turkbatch.sim.ops_quals import OPERATIONS as _QUALS
 from turkbatch.sim.ops_qualtypes import OPERATIONS as _QUALTYPES
 from turkbatch.sim.ops_workers import OPERATIONS as _WORKERS
+from turkbatch.sim.workforce import Workforce
+from turkbatch.sim.workforce_settings import WorkforceSettings
 from turkbatch.sim.world_file import load_world
 from turkbatch.sim.world_lifecycle import catch_up
 from turkbatch.sim.world_money import money
@@ -135,6 +137,8 @@ class World:
         strict: unknown ids are MTurk errors (True) or spring into being (False).
         balance: the starting available balance, e.g. ``"250.00"``.
         trailing_next_token: emit a NextToken on the final non-empty page too.
+        workforce: simulated workers who do the HITs (:mod:`turkbatch.sim.workforce`);
+            ``None`` or ``workers=0``: nobody works.
     """
 
     def __init__(
@@ -144,6 +148,7 @@ class World:
         strict: bool = False,
         balance: str = DEFAULT_BALANCE,
         trailing_next_token: bool = False,
+        workforce: WorkforceSettings | None = None,
     ) -> None:
         self.clock = clock
         try:
@@ -153,12 +158,25 @@ class World:
         self._state = State(clock=clock, strict=strict, balance=amount)
         self._state.trailing_next_token = trailing_next_token
         self._initial = b""
+        self._enlist(workforce)
+
+    def _enlist(self, settings: WorkforceSettings | None) -> None:
+        """Attach a workforce (if it has workers), then take the snapshot reset restores."""
+        if settings is not None and settings.workers > 0:
+            Workforce(settings).attach(self._state)
         self.snapshot()
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str], *, clock: Clock) -> World:
+    def from_file(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        clock: Clock,
+        workforce: WorkforceSettings | None = None,
+    ) -> World:
         """
-        Load a strict world from a JSON world file.
+        Load a strict world from a JSON world file (its ``workforce`` section unless
+        ``workforce`` is given).
 
         Raises:
             OSError: the file cannot be read.
@@ -172,22 +190,40 @@ class World:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{source}: not JSON: {exc}") from None
-        return cls.from_dict(data, clock=clock, source=source)
+        return cls.from_dict(data, clock=clock, source=source, workforce=workforce)
 
     @classmethod
     def from_dict(
-        cls, data: Any, *, clock: Clock, source: str = "<world>", strict: bool = True
+        cls,
+        data: Any,
+        *,
+        clock: Clock,
+        source: str = "<world>",
+        strict: bool = True,
+        workforce: WorkforceSettings | None = None,
     ) -> World:
         """
-        Build a world from a parsed world document (strict unless told otherwise).
+        Build a world from a parsed world document (strict unless told otherwise); its
+        ``workforce`` section gives the workforce unless ``workforce`` is given.
 
         Raises:
             ValueError: the document is not a valid world.
         """
         world = cls(clock=clock, strict=strict)
         load_world(world._state, data, source)
-        world.snapshot()
+        if workforce is None and isinstance(data, dict) and "workforce" in data:
+            try:
+                workforce = WorkforceSettings.from_json(data["workforce"])
+            except ValueError as exc:
+                raise ValueError(f"{source}: {exc}") from None
+        world._enlist(workforce)
         return world
+
+    @property
+    def workforce(self) -> WorkforceSettings | None:
+        """The settings of the workforce doing this world's HITs, if any."""
+        force = self._state.workforce
+        return force.settings if isinstance(force, Workforce) else None
 
     @property
     def strict(self) -> bool:

@@ -61,7 +61,7 @@ class Loader:
     """
 
     def __init__(self, state: State, data: object, source: str) -> None:
-        top = Entry(source, data, ("balance", "hit_layouts", *SECTIONS))
+        top = Entry(source, data, ("balance", "hit_layouts", "workforce", *SECTIONS))
         self.state = state
         self.data = top.raw
         self.source = source

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from turkbatch.sim.world_records import Assignment, AssignmentStatus, Hit
+from turkbatch.sim.world_records import Assignment, AssignmentStatus, Hit, QualType
 from turkbatch.sim.world_state import DAY, State
 
 DISPOSAL_AGE = 120 * DAY
@@ -36,12 +36,26 @@ DISPOSAL_AGE = 120 * DAY
 
 EXPIRE = "hit.expire"
 DISPOSE = "hit.dispose"
+AUTO_APPROVE = "assignment.auto_approve"
 
 
 def schedule_hit(state: State, hit: Hit) -> None:
-    """Put a new HIT's expiry and disposal on the timeline."""
+    """Put a new HIT's expiry and disposal on the timeline, and offer it to the workforce."""
     state.timeline.push(hit.expiration, EXPIRE, hit)
     state.timeline.push(max(hit.creation_time + DISPOSAL_AGE, hit.expiration), DISPOSE, hit)
+    reopen(state, hit)
+
+
+def reopen(state: State, hit: Hit) -> None:
+    """Tell the workforce a HIT may have slots to take (created, extended, added to)."""
+    if state.workforce is not None:
+        state.workforce.hit_opened(state, hit, state.now())
+
+
+def announce_type(state: State, qual_type: QualType) -> None:
+    """Tell the workforce the requester created a qualification type."""
+    if state.workforce is not None:
+        state.workforce.type_opened(state, qual_type, state.now())
 
 
 def catch_up(state: State) -> None:
@@ -64,6 +78,9 @@ def handle(state: State, kind: str, subject: Any, at: float) -> None:
             release_unused(state, subject, at)
     elif kind == DISPOSE:
         _dispose(state, subject, at)
+    elif kind == AUTO_APPROVE:
+        if subject.status is AssignmentStatus.SUBMITTED and subject.auto_approval_time <= at:
+            state.change_assignment(subject, AssignmentStatus.APPROVED, at, None, "auto")
     elif state.workforce is not None:
         state.workforce.handle(state, kind, subject, at)
 
@@ -97,6 +114,7 @@ def extend_hit(state: State, hit: Hit, until: float) -> None:
         hit.refunded_slots = 0
     hit.expiration = until
     state.timeline.push(until, EXPIRE, hit)
+    reopen(state, hit)
 
 
 def refund_rejected(state: State, assignment: Assignment, at: float) -> None:

@@ -87,6 +87,7 @@ class State:
             "hits_created": [],
             "hit_extensions": [],
             "refunds": [],
+            "work": [],
         }
         for qual_type in system_qual_types(self.next_seq):
             self.add_qual_type(qual_type)

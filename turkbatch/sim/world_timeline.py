@@ -26,6 +26,14 @@ class Actor(Protocol):
         """Act on one due event of a kind this actor scheduled."""
         ...
 
+    def hit_opened(self, state: Any, hit: Any, at: float) -> None:
+        """Hear that a HIT was created, extended or given more assignments."""
+        ...
+
+    def type_opened(self, state: Any, qual_type: Any, at: float) -> None:
+        """Hear that the requester created a qualification type."""
+        ...
+
 
 class Timeline:
     """A heap of events; picklable with the state that owns it."""
