@@ -317,3 +317,27 @@ def admin_get(url: str, name: str) -> Any:
     """GET an admin endpoint of the simulator at ``url``."""
     with urllib.request.urlopen(f"{url}/_turkbatch/{name}", timeout=10) as reply:
         return orjson.loads(reply.read())
+
+
+def test_the_readme_example_world_does_what_the_readme_says() -> None:
+    """jobs/world.workforce.json with the README's HIT: a day later 5 of 6 slots were
+    submitted, 19 qualification requests wait, and the untaken slot was refunded."""
+    world = World.from_file("jobs/world.workforce.json", clock=Clock())
+    question = Path("jobs/animals.question.xml").read_text()
+    hit = world.call(
+        "CreateHIT",
+        {"Title": "Animals", "Description": "Pick the animal", "Reward": "0.40",
+         "MaxAssignments": 6, "LifetimeInSeconds": 43_200,
+         "AssignmentDurationInSeconds": 1800, "Question": question},
+    )["HIT"]  # fmt: skip
+    assert hit["HITId"] == "30IO6RMQMGGY328GI8F9MT6KJJPBUG"
+    world.clock.advance(DAY)
+    listed = world.call("ListAssignmentsForHIT", {"HITId": hit["HITId"], "MaxResults": 100})
+    assert [a["WorkerId"] for a in listed["Assignments"]][:2] == [
+        "AKYDL0SEM1992P",
+        "AFIBYHP46HTNH5",
+    ]
+    assert listed["NumResults"] == 5
+    requests = world.call("ListQualificationRequests", {"MaxResults": 100})
+    assert requests["NumResults"] == 19
+    assert world.balance == "97.60"
