@@ -8,6 +8,7 @@ never throttled, faulted, delayed, signature-checked or counted. Bodies are plai
 ==================  ========  ============================================================
 path                method    what
 ==================  ========  ============================================================
+(none), ``page``    GET       the read-only HTML page (``?refresh=N`` seconds, 0: never)
 ``health``          GET       ``{"status": "ok", "operations": 39}``
 ``ledger``          GET       ``world.ledger()``
 ``counters``        GET       per-operation and total request counts
@@ -38,6 +39,7 @@ from aiohttp import web
 from turkbatch.sim.clock import Clock
 from turkbatch.sim.counters import Counters
 from turkbatch.sim.faults import FaultSettings
+from turkbatch.sim.page import DEFAULT_REFRESH, render
 from turkbatch.sim.world import World
 
 log = structlog.get_logger()
@@ -100,6 +102,8 @@ class Control:
     async def handle(self, request: web.BaseRequest) -> web.Response:
         """Answer one admin request."""
         name = request.path[len(ADMIN_PREFIX) :].rstrip("/")
+        if name in ("", "page") and request.method == "GET":
+            return self._page(request)
         route = self._routes.get((request.method, name))
         if route is None:
             if name in self._names:
@@ -117,6 +121,24 @@ class Control:
         except Exception as exc:
             log.exception("sim.admin_failed", path=request.path)
             return _json(500, {"error": f"{type(exc).__name__}: {exc}"})
+
+    def _page(self, request: web.BaseRequest) -> web.Response:
+        """Render the read-only HTML page (:mod:`turkbatch.sim.page`)."""
+        try:
+            refresh = max(0, int(request.query.get("refresh", DEFAULT_REFRESH)))
+        except ValueError:
+            return _json(400, {"error": "refresh must be a whole number of seconds"})
+        world = self._sim.world
+        settings = world.workforce
+        body = render(
+            world.view(),
+            world.ledger(),
+            self._sim.counters.to_json(),
+            workforce=None if settings is None else settings.to_json(),
+            refresh=refresh,
+        )
+        headers = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
+        return web.Response(status=200, body=body.encode(), headers=headers)
 
     async def _health(self, _: dict[str, Any]) -> object:
         return {"status": "ok", "operations": len(self._sim.operations())}

@@ -111,6 +111,7 @@ from turkbatch.sim.world_lifecycle import catch_up
 from turkbatch.sim.world_money import money
 from turkbatch.sim.world_records import Json
 from turkbatch.sim.world_state import Operation, State
+from turkbatch.sim.world_view import view
 
 OPERATIONS: dict[str, Operation] = {
     **_ASSIGNMENTS,
@@ -268,6 +269,12 @@ class World:
             out[name] = [dict(entry) for entry in entries]
         out["balance"] = f"{state.balance:.2f}"
         return out
+
+    def view(self) -> dict[str, Any]:
+        """Return what the world holds now, for people (:mod:`turkbatch.sim.world_view`)."""
+        state = self._state
+        catch_up(state)
+        return view(state)
 
     def snapshot(self) -> None:
         """Remember the current state as the one :meth:`reset` restores."""
