@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 from turkbatch.sim import Clock, Simulator, World
 from turkbatch.sim.background import simulator_in_thread
 from turkbatch.sim.wire import JSON_11, TARGET_PREFIX
+from turkbatch.sim.world_errors import INFERRED_TURK_ERROR_CODES, TURK_ERROR_CODES
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1})
 MASTERS_SANDBOX = "2ARFPLSP75KLA8M8DH1HTEQVJT3SY6"
@@ -426,3 +427,17 @@ def test_huge_amounts_are_a_400_not_a_service_fault(permissive: Mturk) -> None:
     assert reward["Error"]["Code"] == "ParameterValidationError"
     assert permissive.balance() == Decimal("10000.00")
     assert permissive.sim.counters.to_json()["totals"]["faulted"] == 0
+
+
+def test_inferred_error_codes_are_marked_and_all_in_use() -> None:
+    """The codes world_errors.py marks as inferred are codes the world uses, and the ones
+    real reports show are not among them."""
+    real = {
+        "AWS.MechanicalTurk.HITDoesNotExist",
+        "AWS.MechanicalTurk.QualificationDoesNotExist",
+        "AWS.MechanicalTurk.InvalidAssignmentState",
+        "AWS.MechanicalTurk.QualificationTypeAlreadyExists",
+        "AWS.MechanicalTurk.HitAlreadyExists",
+    }
+    assert INFERRED_TURK_ERROR_CODES < TURK_ERROR_CODES
+    assert not INFERRED_TURK_ERROR_CODES & real

@@ -1,11 +1,15 @@
 """
 Every MTurk error the simulated world raises, with its text and TurkErrorCode.
 
-Texts tagged [R] are real MTurk output (see ``mturk-facts.md``) and are used verbatim;
-texts tagged [I] are the simulator's plausible choices where no real text is known.
-The server appends `` (<epoch-ms>)`` to every RequestError message; the world never does.
+A tag covers both the text and the TurkErrorCode unless it names one: [R] is real MTurk
+output quoted in a public report (see ``mturk-facts.md``), used verbatim; [C] is named in
+the botocore model's documentation; [I] is the simulator's inference where nothing real
+is known. :data:`INFERRED_TURK_ERROR_CODES` lists every code that is inferred (most come
+from the legacy API's error families; none was seen from the 2017 API). The server
+appends `` (<epoch-ms>)`` to every RequestError message; the world never does.
 
-Unknown assignment, strict [R]; also SendBonus naming another worker's assignment [I]
+Unknown assignment, strict [R text (Mephisto#1081), I code]; also SendBonus naming another
+worker's assignment [I]
     ``Assignment <id> does not exist.`` · RequestError / AssignmentDoesNotExist
 Unknown HIT, strict [R]
     ``Hit <id> does not exist.`` · RequestError / HITDoesNotExist
@@ -16,7 +20,7 @@ Unknown (strict) or deleted (any mode) qualification type [R text (breadboard#20
 Worker lacks the qualification (GetQualificationScore, Disassociate...) [R]
     ``You requested a Qualification that does not exist.`` ·
     RequestError / QualificationDoesNotExist
-Qualification revoked (GetQualificationScore, Disassociate...) [R]
+Qualification revoked (GetQualificationScore, Disassociate...) [R text, I code]
     ``This operation can be called with a status of: Granted`` ·
     RequestError / InvalidQualificationState
 Unknown qualification request, strict [I]
@@ -50,19 +54,20 @@ UpdateExpirationForHIT to a future time less than 60 s (or more than a year) pas
 current expiry [R text, aws-sdk-ruby#2065, aws-sdk-java#1817; I Parameter]
     ``The value <n> is invalid for ExpirationIncrementInSeconds. Valid values range from
     60 to 31536000.`` · ParameterValidationError
-Unknown worker in DeleteWorkerBlock, strict (text from the model's documentation)
+Unknown worker in DeleteWorkerBlock, strict [C text, I code]
     ``WorkerId is invalid.`` · RequestError / InvalidParameterValue
 NextToken not issued by this world, for another listing, or from before reset() [I]
     ``The value "<token>" is not valid for the parameter NextToken.`` ·
     ParameterValidationError
-Insufficient funds (SendBonus, CreateHIT*, CreateAdditionalAssignmentsForHIT) [R]
+Insufficient funds (SendBonus, CreateHIT*, CreateAdditionalAssignmentsForHIT) [R text,
+I code: the legacy API's]
     ``This Requester has insufficient funds in their account ... Prepaid HITs.`` ·
     RequestError / InsufficientFunds
 Token reused within 24 h: SendBonus, CreateAdditionalAssignmentsForHIT, and the implicit
 token of UpdateExpirationForHIT [R text, I code]
     ``The idempotency token "<token>" has already been processed.`` ·
     RequestError / DuplicateRequest
-Token reused within 24 h: CreateHIT, CreateHITWithHITType [R]
+Token reused within 24 h: CreateHIT, CreateHITWithHITType [R text, C code]
     ``The HIT with ID "<id>" already exists.`` · RequestError / HitAlreadyExists
 Duplicate qualification type name [R]
     ``You have already created a QualificationType with this name. ...`` ·
@@ -130,7 +135,25 @@ TURK_ERROR_CODES: frozenset[str] = frozenset(
         INVALID_PARAMETER_VALUE,
     }
 )
-"""Every ``TurkErrorCode`` the world can put in a RequestError."""
+"""Every ``TurkErrorCode`` the world can put in an error body."""
+
+INFERRED_TURK_ERROR_CODES: frozenset[str] = frozenset(
+    {
+        ASSIGNMENT_DOES_NOT_EXIST,
+        HIT_TYPE_DOES_NOT_EXIST,
+        QUALIFICATION_TYPE_DOES_NOT_EXIST,
+        QUALIFICATION_REQUEST_DOES_NOT_EXIST,
+        INVALID_QUALIFICATION_STATE,
+        INVALID_QUALIFICATION_REQUEST_STATE,
+        INVALID_HIT_STATE,
+        INSUFFICIENT_FUNDS,
+        DUPLICATE_REQUEST,
+        PERMISSION_DENIED,
+    }
+)
+"""The codes above that no public report shows MTurk's 2017 API sending (inferred).
+InvalidParameterValue is real in ParameterValidationError bodies (boto3#2108); in the
+RequestErrors the simulator puts it in, it is inferred too."""
 
 ERROR_TYPES: frozenset[str] = frozenset({"RequestError", "ParameterValidationError"})
 """Every ``__type`` the world itself raises (the server adds its own)."""
