@@ -29,6 +29,7 @@ from turkbatch.sim.world_money import LARGE_HIT, unit_cost
 from turkbatch.sim.world_pages import paginate
 from turkbatch.sim.world_records import Hit, HITStatus, HitType, Json
 from turkbatch.sim.world_state import DEFAULT_AUTO_APPROVAL_DELAY, Operation, Params, State
+from turkbatch.sim.world_system import requires_masters
 
 
 def _hit_type_from(state: State, params: Params) -> HitType:
@@ -71,7 +72,7 @@ def _new_hit(state: State, operation: str, params: Params, hit_type: HitType) ->
     count = params.get("MaxAssignments", 1)
     if count < 1:
         raise err.invalid_parameter("MaxAssignments must be at least 1.")
-    unit = unit_cost(hit_type.reward, count, masters=hit_type.requires_masters())
+    unit = unit_cost(hit_type.reward, count, masters=requires_masters(hit_type))
     cost = unit * count
     state.charge(cost)
     now = state.now()

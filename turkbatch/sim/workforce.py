@@ -36,6 +36,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from turkbatch.sim.ops_quals import grant
@@ -44,8 +45,6 @@ from turkbatch.sim.workforce_settings import WorkforceSettings
 from turkbatch.sim.world_ids import mturk_id
 from turkbatch.sim.world_lifecycle import AUTO_APPROVE, release_unused
 from turkbatch.sim.world_records import (
-    MASTERS,
-    WORKER_LOCALE,
     Assignment,
     AssignmentStatus,
     Hit,
@@ -58,6 +57,7 @@ from turkbatch.sim.world_records import (
     Worker,
 )
 from turkbatch.sim.world_state import State
+from turkbatch.sim.world_system import MASTERS, WORKER_LOCALE
 
 ARRIVE = "work.arrive"
 FINISH = "work.finish"
@@ -68,6 +68,14 @@ COUNTRIES = ("US", "US", "US", "US", "US", "US", "IN", "IN", "GB", "CA")
 PERCENT_APPROVED = "000000000000000000L0"
 HITS_APPROVED = "00000000000000000040"
 ADULT = "00000000000000000060"
+
+
+class Outcome(StrEnum):
+    """How an accepted assignment ends (as logged in the ledger's ``work``)."""
+
+    SUBMITTED = "Submitted"
+    RETURNED = "Returned"
+    ABANDONED = "Abandoned"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,7 +97,7 @@ class Job:
     hit: Hit
     worker_id: str
     accept_time: float
-    outcome: str
+    outcome: Outcome
 
 
 @dataclass(slots=True)
@@ -204,11 +212,13 @@ class Workforce:
         draw = self.chance(*key, "outcome")
         duration = hit.hit_type.assignment_duration
         if draw < s.return_share:
-            outcome, after = "Returned", self.chance(*key, "when") * min(s.work_seconds, duration)
+            outcome = Outcome.RETURNED
+            after = self.chance(*key, "when") * min(s.work_seconds, duration)
         elif draw < s.return_share + s.abandon_share:
-            outcome, after = "Abandoned", float(duration)
+            outcome, after = Outcome.ABANDONED, float(duration)
         else:
-            outcome, after = "Submitted", min(self.wait(s.work_seconds, *key), duration * 0.95)
+            outcome = Outcome.SUBMITTED
+            after = min(self.wait(s.work_seconds, *key), duration * 0.95)
         self._log(state, "Accepted", hit, worker_id, at)
         job = Job(hit=hit, worker_id=worker_id, accept_time=at, outcome=outcome)
         state.timeline.push(at + after, FINISH, job)
@@ -232,8 +242,8 @@ class Workforce:
     def _finish(self, state: State, job: Job, at: float) -> None:
         hit = job.hit
         hit.pending -= 1
-        if job.outcome != "Submitted":
-            self._log(state, job.outcome, hit, job.worker_id, at)
+        if job.outcome is not Outcome.SUBMITTED:
+            self._log(state, str(job.outcome), hit, job.worker_id, at)
             release_unused(state, hit, at)
             if not hit.disposed:
                 self.hit_opened(state, hit, at)

@@ -34,6 +34,7 @@ from turkbatch.sim.world_state import (
     DEFAULT_AUTO_APPROVAL_DELAY,
     State,
 )
+from turkbatch.sim.world_system import requires_masters
 
 WORKER_ID = re.compile(r"^A[A-Z0-9]+$")
 ENTITY_ID = re.compile(r"^[A-Z0-9]+$")
@@ -208,7 +209,7 @@ class Loader:
                     disposed=declared == "Disposed",
                     review_status=entry.choice("HITReviewStatus", REVIEW_STATUSES, "NotReviewed"),
                     unit_cost=unit_cost(
-                        hit_type.reward, max_assignments, masters=hit_type.requires_masters()
+                        hit_type.reward, max_assignments, masters=requires_masters(hit_type)
                     ),
                 )
             )

@@ -26,7 +26,8 @@ from collections.abc import Iterable
 from xml.etree import ElementTree
 
 from turkbatch.sim import world_errors as err
-from turkbatch.sim.world_records import WORKER_LOCALE, Json
+from turkbatch.sim.world_records import Json
+from turkbatch.sim.world_system import WORKER_LOCALE
 
 MAX_QUESTION_BYTES = 65_535
 """The largest Question MTurk accepts, in UTF-8 bytes, whitespace included."""

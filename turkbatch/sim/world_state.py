@@ -31,8 +31,8 @@ from turkbatch.sim.world_records import (
     QualRequest,
     QualType,
     Worker,
-    system_qual_types,
 )
+from turkbatch.sim.world_system import system_qual_types
 from turkbatch.sim.world_timeline import Actor, Timeline
 from turkbatch.sim.world_tokens import TokenStore
 
