@@ -341,3 +341,16 @@ def test_the_readme_example_world_does_what_the_readme_says() -> None:
     requests = world.call("ListQualificationRequests", {"MaxResults": 100})
     assert requests["NumResults"] == 19
     assert world.balance == "97.60"
+
+
+def test_notifiable_share_decides_who_can_be_messaged_before_any_review() -> None:
+    """With notifiable_share 1 every worker can be messaged at once; with 0 none can until
+    work of theirs is reviewed."""
+    for share, failures in ((1.0, 0), (0.0, 4)):
+        settings = WorkforceSettings(workers=4, seed=1, notifiable_share=share)
+        world = World(clock=Clock(), strict=True, workforce=settings)
+        workers = [w["WorkerId"] for w in world.view()["workers"]["items"]]
+        reply = world.call(
+            "NotifyWorkers", {"Subject": "Hi", "MessageText": "New HITs", "WorkerIds": workers}
+        )
+        assert len(reply["NotifyWorkersFailureStatuses"]) == failures
