@@ -85,7 +85,15 @@ The ledger
 ----------
 :meth:`World.ledger` is what exactly-once tests count: ``bonuses`` (every bonus paid,
 once, in order), ``notifications`` (one per delivered worker), ``qualification_changes``,
-``assignment_changes``, ``blocks``, ``hits_created``, ``hit_extensions`` and ``balance``.
+``assignment_changes``, ``blocks``, ``hits_created``, ``hit_extensions``, ``refunds``
+(money back for work nobody took and for rejections), ``work`` (what the simulated
+workforce did) and ``balance``. :meth:`World.view` is what the world holds now.
+
+Time
+----
+MTurk acts as time passes (expiry refunds, 120-day disposal, the workforce): those events
+wait on a timeline and run, in time order, before the next call or ledger read
+(:mod:`turkbatch.sim.world_lifecycle`, :mod:`turkbatch.sim.workforce`).
 """
 
 from __future__ import annotations
