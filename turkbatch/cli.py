@@ -28,7 +28,7 @@ from typing import Any, TypeAlias
 
 import anyio
 
-from turkbatch import __version__, engine, logs, money, plan_text, progress
+from turkbatch import __version__, engine, logs, money, payments, plan_text, progress
 from turkbatch import plan as planning
 from turkbatch.client import DEFAULT_REGION, PRODUCTION_URL, SANDBOX_URL, ClientSettings
 from turkbatch.errors import JobError, JournalError, Refused, UsageError
@@ -271,7 +271,22 @@ def _add_run(commands: Commands) -> None:
     state.add_argument(
         "--retry-failed",
         action="store_true",
-        help="send again operations an earlier run recorded as failed",
+        help="send again operations an earlier run recorded as failed (bonuses are looked "
+        "up first: one MTurk shows paid is not paid again)",
+    )
+    state.add_argument(
+        "--edited-payments",
+        choices=[e.value for e in payments.EditedPayments],
+        metavar="{counted,pay-again}",
+        help="a bonus line edited after the journal shows its worker and assignment paid "
+        "(another amount or reason) makes the run refuse; 'counted': that earlier payment "
+        "counts for the line as it now reads; 'pay-again': pay the line too",
+    )
+    state.add_argument(
+        "--endpoint-moved",
+        action="store_true",
+        help="the journal records another endpoint URL for the same service and account "
+        "(a proxy or simulator at a new address): go on, and record this one",
     )
     out = run.add_argument_group("progress and logging")
     out.add_argument(
@@ -381,6 +396,10 @@ def _settings(args: argparse.Namespace, bar: progress.Bar | None) -> engine.Sett
         max_spend=args.max_spend,
         balance_check=not args.no_balance_check,
         confirm=_confirm if args.production and not args.yes else None,
+        edited_payments=payments.EditedPayments(args.edited_payments)
+        if args.edited_payments
+        else None,
+        endpoint_moved=args.endpoint_moved,
     )
 
 
