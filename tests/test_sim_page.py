@@ -166,7 +166,8 @@ def test_each_reload_shows_the_world_as_it_is_now(
 
 
 def test_render_keeps_the_newest_rows_of_long_lists() -> None:
-    """A ledger longer than the page's limit shows its newest rows and says how many."""
+    """A ledger or a world longer than the page's limit shows its newest rows, in order,
+    and says how many there are."""
     world = World(clock=Clock())
     for n in range(205):
         world.call(
@@ -180,3 +181,5 @@ def test_render_keeps_the_newest_rows_of_long_lists() -> None:
     reasons = [row["Reason"] for row in page.rows("bonuses")]
     assert reasons[0] == "5" and reasons[-1] == "204" and len(reasons) == 200
     assert "(newest 200 of 205)" in html
+    shown = [row["AssignmentId"] for row in page.rows("assignments")]
+    assert (shown[0], shown[-1], len(shown)) == ("3A5", "3A204", 200)
