@@ -8,7 +8,7 @@ import aiohttp
 import orjson
 import pytest
 
-from turkbatch.sim import FaultSettings, SimAdmin, Simulator
+from turkbatch.sim import Clock, FaultSettings, SimAdmin, Simulator, WorkforceSettings, World
 from turkbatch.sim.admin import SimAdminError
 from turkbatch.sim.wire import JSON_11, TARGET_PREFIX
 
@@ -197,3 +197,12 @@ async def test_close_is_idempotent(sim: Simulator) -> None:
     await admin.health()
     await admin.close()
     await admin.close()
+
+
+async def test_workforce_settings_are_read_through_the_admin_api(admin: SimAdmin) -> None:
+    """GET workforce says None for the default world and the settings of a workforce."""
+    assert await admin.workforce() is None
+    settings = WorkforceSettings(workers=3, seed=8, find_seconds=30)
+    world = World(clock=Clock(), workforce=settings)
+    async with Simulator(world=world) as staffed, SimAdmin(staffed.endpoint_url) as other:
+        assert await other.workforce() == settings.to_json()
