@@ -15,9 +15,10 @@ learnt (:class:`Assignments`): from the HITs the job's own lines name
 (``ApproveAssignment`` with ``HITId``), else by *seeding*: ``GetAssignment`` on one
 assignment of unknown HIT names its HIT, and ``ListAssignmentsForHIT`` names every other
 assignment of that HIT (skipped when the HIT allows one assignment). Seeding goes on, in
-rounds of up to ``concurrency`` seeds spread over the job, while it pays: while at least
-:data:`MIN_YIELD` of the job's assignments are left, and while seeds map that many each
-on average. A HIT is then listed by HIT when that takes fewer pages than its assignments
+rounds of up to ``concurrency`` seeds spread over the job (the first round: one seed per
+:data:`MIN_YIELD` assignments left), while it pays: while at least :data:`MIN_YIELD` of
+the job's assignments are left, and while the seeds so far have mapped that many each on
+average. A HIT is then listed by HIT when that takes fewer pages than its assignments
 would, and every other assignment by assignment. For 10,000 bonuses over 200 HITs of 50
 assignments: 200 × (GetAssignment + ListAssignmentsForHIT + ListBonusPayments) = 600
 calls.
@@ -44,8 +45,6 @@ PAGE_SIZE: Final = 100
 #: Job assignments a seed must map, on average, to be worth its calls (a seed costs
 #: GetAssignment and ListAssignmentsForHIT, and saves one call per assignment mapped).
 MIN_YIELD: Final = 3
-#: Seeds tried before their average yield decides whether seeding goes on.
-TRIAL_SEEDS: Final = 4
 
 Request = Callable[[str, Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
 """Make one read call through the retry layer and return its response body."""
@@ -180,7 +179,7 @@ async def _map(
     while True:
         unknown = [a for a in wanted if a not in directory.hit_of and a not in directory.missing]
         expected = mapped / seeds if seeds else float(MIN_YIELD)
-        if len(unknown) < MIN_YIELD or (seeds >= TRIAL_SEEDS and expected < MIN_YIELD):
+        if len(unknown) < MIN_YIELD or expected < MIN_YIELD:
             return
         k = max(1, min(concurrency, len(unknown) // max(1, math.floor(expected))))
         round_seeds = _spread(unknown, k)
