@@ -396,9 +396,9 @@ async def test_ten_thousand_bonuses_over_200_hits_take_600_calls(tmp_path: Path)
 
 async def test_bonuses_on_hits_of_their_own_are_listed_by_assignment(tmp_path: Path) -> None:
     """
-    Assignments on single-assignment HITs: the first round of seeds (one per three
-    assignments) shows seeding does not pay, and each assignment is listed on its own (no
-    ListAssignmentsForHIT at all); two bonuses are listed by assignment straight away.
+    Assignments on single-assignment HITs: one seed shows seeding does not pay, and each
+    assignment is listed on its own (no ListAssignmentsForHIT at all); two bonuses are
+    listed by assignment straight away.
     """
     world = World.from_dict(big_world(6, 1), clock=Clock())
     job = tmp_path / "job.jsonl"
@@ -409,10 +409,28 @@ async def test_bonuses_on_hits_of_their_own_are_listed_by_assignment(tmp_path: P
         world.snapshot()
         result, sent = await counted_verify(sim, job)
         assert result.exit_code == 0
-        assert sent == {"GetAssignment": 2, "ListBonusPayments": 6}
+        assert sent == {"GetAssignment": 1, "ListBonusPayments": 6}
         write_jsonl(job, lines[:2])
         result, sent = await counted_verify(sim, job)
     assert result.exit_code == 0 and sent == {"ListBonusPayments": 2}
+
+
+async def test_approvals_by_assignment_id_are_checked_a_hit_at_a_time(tmp_path: Path) -> None:
+    """30 approvals by AssignmentId over 3 HITs: a GetAssignment and a listing per HIT."""
+    world = World.from_dict(big_world(3, 10), clock=Clock())
+    ids = [f"3A{h:04d}{i:03d}" for h in range(3) for i in range(10)]
+    job = write_jsonl(
+        tmp_path / "job.jsonl", [{"op": "ApproveAssignment", "AssignmentId": a} for a in ids]
+    )
+    async with Simulator(world=world) as sim:
+        for assignment in ids[:-1]:
+            world.call("ApproveAssignment", {"AssignmentId": assignment})
+        world.snapshot()
+        result, sent = await counted_verify(sim, job)
+    assert sent == {"GetAssignment": 3, "ListAssignmentsForHIT": 3}
+    assert result.counts()["ApproveAssignment"] == {Status.EXACT: 29, Status.MISSING: 1}
+    [missing] = result.problems()
+    assert (missing.assignment_id, missing.detail) == (ids[-1], "the assignment is Submitted")
 
 
 # --- the repay command ------------------------------------------------------------------

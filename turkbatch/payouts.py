@@ -14,12 +14,13 @@ call per assignment. A job line names the assignment only, so an assignment's HI
 learnt (:class:`Assignments`): from the HITs the job's own lines name
 (``ApproveAssignment`` with ``HITId``), else by *seeding*: ``GetAssignment`` on one
 assignment of unknown HIT names its HIT, and ``ListAssignmentsForHIT`` names every other
-assignment of that HIT (skipped when the HIT allows one assignment). Seeding goes on, in
-rounds of up to ``concurrency`` seeds spread over the job (the first round: one seed per
-:data:`MIN_YIELD` assignments left), while it pays: while at least :data:`MIN_YIELD` of
-the job's assignments are left, and while the seeds so far have mapped that many each on
-average. A HIT is then listed by HIT when that takes fewer pages than its assignments
-would, and every other assignment by assignment. For 10,000 bonuses over 200 HITs of 50
+assignment of that HIT (skipped when the HIT allows one assignment). Seeds go in rounds,
+spread over the job (neighbours often share a HIT), sized by how many assignments each
+seed has mapped so far (:data:`FIRST_GUESS` before the first round), at most
+``concurrency`` a round; seeding goes on while it pays: while at least :data:`MIN_YIELD`
+assignments are left, and while seeds have mapped that many each on average. A HIT is
+then listed by HIT when that takes fewer pages than its assignments would, and every
+other assignment by assignment. For 10,000 bonuses over 200 HITs of 50
 assignments: 200 × (GetAssignment + ListAssignmentsForHIT + ListBonusPayments) = 600
 calls.
 """
@@ -38,13 +39,25 @@ from turkbatch.errors import PermanentError
 from turkbatch.jobs import Operation
 from turkbatch.reconcile import BonusKey, bonus_key
 
-__all__ = ["MIN_YIELD", "PAGE_SIZE", "Assignments", "Payment", "Tally", "pages", "tally"]
+__all__ = [
+    "FIRST_GUESS",
+    "MIN_YIELD",
+    "PAGE_SIZE",
+    "Assignments",
+    "Payment",
+    "Tally",
+    "learn_hits",
+    "pages",
+    "tally",
+]
 
 #: MaxResults of every listing: MTurk's maximum.
 PAGE_SIZE: Final = 100
 #: Job assignments a seed must map, on average, to be worth its calls (a seed costs
 #: GetAssignment and ListAssignmentsForHIT, and saves one call per assignment mapped).
 MIN_YIELD: Final = 3
+#: Job assignments per HIT assumed before the first seeds say: sizes the first round.
+FIRST_GUESS: Final = 20
 
 Request = Callable[[str, Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
 """Make one read call through the retry layer and return its response body."""
@@ -168,20 +181,26 @@ def _spread(items: Sequence[str], k: int) -> list[str]:
     return list(dict.fromkeys(items[int(i * step)] for i in range(k)))
 
 
-async def _map(
-    wanted: Mapping[str, int], directory: Assignments, hits: Iterable[str], concurrency: int
+async def learn_hits(
+    wanted: Iterable[str], directory: Assignments, hits: Iterable[str], concurrency: int
 ) -> None:
-    """Learn the HIT of as many of the ``wanted`` assignments as pays for itself."""
+    """
+    Learn the HIT (and status) of as many ``wanted`` assignments as pays for itself.
+
+    Lists ``hits`` first, then seeds (see the module docstring); the Approve/RejectAssignment
+    checks use it too, so 10,000 approvals by AssignmentId over 200 HITs take 400 calls.
+    """
+    wanted = list(dict.fromkeys(wanted))
     async with anyio.create_task_group() as tg:
         for hit in dict.fromkeys(hits):
             tg.start_soon(directory.of_hit, hit)
     seeds = mapped = 0
     while True:
         unknown = [a for a in wanted if a not in directory.hit_of and a not in directory.missing]
-        expected = mapped / seeds if seeds else float(MIN_YIELD)
-        if len(unknown) < MIN_YIELD or expected < MIN_YIELD:
+        per_seed = mapped / seeds if seeds else float(FIRST_GUESS)
+        if len(unknown) < MIN_YIELD or per_seed < MIN_YIELD:
             return
-        k = max(1, min(concurrency, len(unknown) // max(1, math.floor(expected))))
+        k = max(1, min(concurrency, len(unknown) // math.floor(per_seed)))
         round_seeds = _spread(unknown, k)
         async with anyio.create_task_group() as tg:
             for assignment in round_seeds:
@@ -214,7 +233,7 @@ async def tally(
     lines: dict[str, list[Operation]] = defaultdict(list)
     for op in bonuses:
         lines[str(op.params["AssignmentId"])].append(op)
-    await _map({a: len(ops) for a, ops in lines.items()}, directory, hits, concurrency)
+    await learn_hits(lines, directory, hits, concurrency)
     result = Tally(hit_of={a: directory.hit_of[a] for a in lines if a in directory.hit_of})
     on_hit: dict[str, list[str]] = defaultdict(list)
     for assignment, hit in result.hit_of.items():

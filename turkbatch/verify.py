@@ -47,7 +47,7 @@ from turkbatch.caller import Caller
 from turkbatch.client import ClientSettings, MTurkClient
 from turkbatch.errors import OperationError, PermanentError, TransientError, UsageError
 from turkbatch.journal import Journal, JournalState
-from turkbatch.payouts import Assignments, Payment, pages, tally
+from turkbatch.payouts import Assignments, Payment, learn_hits, pages, tally
 from turkbatch.summary import Snapshot, Summary
 
 __all__ = ["PROBLEMS", "Check", "Identity", "Settings", "Status", "Verification", "verify"]
@@ -397,6 +397,9 @@ class _Checker:
         log.info("verify.bonuses", by_hit=result.by_hit, by_assignment=result.by_assignment)
 
     async def _reviews(self, ops: list[jobs.Operation]) -> None:
+        by_id = [str(op.params["AssignmentId"]) for op in ops if op.bulk is None]
+        hits = [str(op.params["HITId"]) for op in ops if op.bulk is Bulk.ASSIGNMENTS]
+        await learn_hits(by_id, self.directory, hits, self.settings.concurrency)
         async with anyio.create_task_group() as tg:
             for op in ops:
                 tg.start_soon(self._review, op)
