@@ -21,7 +21,8 @@ from turkbatch import backoff, policy
 from turkbatch.client import ClientSettings
 from turkbatch.sim import Clock, SimAdmin, Simulator, World
 from turkbatch.summary import Snapshot
-from turkbatch.verify import Settings, Status, Verification, verify
+from turkbatch.verdict import Status, Verification
+from turkbatch.verify import Settings, verify
 
 READS = frozenset(op for op in policy.VERIFY_READS.values() for op in op)
 

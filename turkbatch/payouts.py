@@ -45,6 +45,7 @@ __all__ = [
     "PAGE_SIZE",
     "Assignments",
     "Payment",
+    "Request",
     "Tally",
     "learn_hits",
     "pages",

@@ -27,7 +27,8 @@ from turkbatch.client import DEFAULT_REGION
 from turkbatch.errors import UsageError
 from turkbatch.money import parse, usd
 from turkbatch.summary import table
-from turkbatch.verify import Check, Settings, Status, Verification, verify
+from turkbatch.verdict import Check, Status, Verification
+from turkbatch.verify import Settings, verify
 
 __all__ = [
     "COLUMNS",
