@@ -325,6 +325,41 @@ def test_a_mixed_job_verifies_each_line_kind(
     assert {f"mechanicalturk:{op}" for op in sent} <= set(policy.for_verify(ops)), sent
 
 
+def test_ids_mturk_does_not_know_are_verdicts_not_crashes(
+    sim_process: Callable[..., str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """
+    An unknown assignment, HIT or qualification type is a missing or error row, with
+    MTurk's message (without its timestamp): exit 1, each asked once.
+    """
+    url = sim_process("--world", str(payout_world(tmp_path / "world.json")))
+    job = write_jsonl(
+        tmp_path / "job.jsonl",
+        [
+            bonus("AW1", "3NOSUCH", "1.00"),
+            {"op": "ApproveAssignment", "HITId": "3NOHIT"},
+            {"op": "RejectAssignment", "AssignmentId": "3NOSUCH2", "RequesterFeedback": "no"},
+            {"op": "AcceptQualificationRequest", "QualificationTypeId": "3NOTYPE"},
+            {
+                "op": "AssociateQualificationWithWorker",
+                "QualificationTypeId": "3NOTYPE",
+                "WorkerId": "AW1",
+            },
+        ],
+    )
+    code, out, err = cli(capsys, "--output", "json", "verify", str(job), "--endpoint-url", url)
+    assert code == 1 and "Traceback" not in err, err
+    rows = {r["op"]: (r["status"], r["detail"]) for r in json.loads(out)["problems"]}
+    assert rows == {
+        "SendBonus": ("missing", "Assignment 3NOSUCH does not exist."),
+        "ApproveAssignment": ("error", "Hit 3NOHIT does not exist."),
+        "RejectAssignment": ("missing", "Assignment 3NOSUCH2 does not exist."),
+        "AcceptQualificationRequest": ("error", "QualificationType 3NOTYPE does not exist."),
+        "AssociateQualificationWithWorker": ("missing", "the worker does not hold it"),
+    }
+    assert json.loads(out)["calls"]["ListAssignmentsForHIT"] == 1  # a refusal is kept too
+
+
 # --- the call plan ----------------------------------------------------------------------
 
 

@@ -27,7 +27,9 @@ calls.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +50,7 @@ __all__ = [
     "Request",
     "Tally",
     "learn_hits",
+    "message",
     "pages",
     "tally",
 ]
@@ -60,8 +63,15 @@ MIN_YIELD: Final = 3
 #: Job assignments per HIT assumed before the first seeds say: sizes the first round.
 FIRST_GUESS: Final = 20
 
+_STAMP: Final = re.compile(r"\s*\(\d{10,}\)$")
+
 Request = Callable[[str, Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
 """Make one read call through the retry layer and return its response body."""
+
+
+def message(exc: PermanentError) -> str:
+    """Return MTurk's message without the `` (<epoch-ms>)`` it ends with."""
+    return _STAMP.sub("", exc.message)
 
 
 async def pages(request: Request, op: str, params: Mapping[str, Any], member: str) -> list[Any]:
@@ -95,6 +105,7 @@ class Assignments:
         self.record: dict[str, Mapping[str, Any]] = {}  # AssignmentId → Assignment
         self.missing: dict[str, str] = {}  # AssignmentId → MTurk's error
         self._listed: dict[str, list[Mapping[str, Any]]] = {}
+        self._refused: dict[str, PermanentError] = {}
         self._locks: defaultdict[str, anyio.Lock] = defaultdict(anyio.Lock)
 
     def _learn(self, assignment: Mapping[str, Any]) -> None:
@@ -106,10 +117,16 @@ class Assignments:
     async def of_hit(self, hit_id: str) -> list[Mapping[str, Any]]:
         """Return every assignment of a HIT (ListAssignmentsForHIT, all pages, once)."""
         async with self._locks[f"hit:{hit_id}"]:
+            if hit_id in self._refused:
+                raise self._refused[hit_id]
             if hit_id not in self._listed:
-                found = await pages(
-                    self.request, "ListAssignmentsForHIT", {"HITId": hit_id}, "Assignments"
-                )
+                try:
+                    found = await pages(
+                        self.request, "ListAssignmentsForHIT", {"HITId": hit_id}, "Assignments"
+                    )
+                except PermanentError as exc:
+                    self._refused[hit_id] = exc
+                    raise
                 for assignment in found:
                     self._learn(assignment)
                 self._listed[hit_id] = found
@@ -128,7 +145,7 @@ class Assignments:
             try:
                 body = await self.request("GetAssignment", {"AssignmentId": assignment_id})
             except PermanentError as exc:
-                self.missing[assignment_id] = exc.message
+                self.missing[assignment_id] = message(exc)
                 return None
             self._learn(body.get("Assignment") or {})
             hit = body.get("HIT") or {}
@@ -139,7 +156,12 @@ class Assignments:
     async def seed(self, assignment_id: str) -> None:
         """Learn the HIT of an assignment and every other assignment of that HIT."""
         if await self.get(assignment_id) is not None:
-            await self.of_hit(self.hit_of[assignment_id])
+            await self.learn(self.hit_of[assignment_id])
+
+    async def learn(self, hit_id: str) -> None:
+        """List a HIT's assignments, if MTurk will (its checks report it when not)."""
+        with contextlib.suppress(PermanentError):
+            await self.of_hit(hit_id)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -194,7 +216,7 @@ async def learn_hits(
     wanted = list(dict.fromkeys(wanted))
     async with anyio.create_task_group() as tg:
         for hit in dict.fromkeys(hits):
-            tg.start_soon(directory.of_hit, hit)
+            tg.start_soon(directory.learn, hit)
     seeds = mapped = 0
     while True:
         unknown = [a for a in wanted if a not in directory.hit_of and a not in directory.missing]
@@ -257,7 +279,7 @@ async def tally(
                 payments = await pages(request, "ListBonusPayments", {name: value}, "BonusPayments")
             except PermanentError as exc:
                 result.errors.update(
-                    (a, directory.missing.get(a, exc.message)) for a in assignments
+                    (a, directory.missing.get(a, message(exc))) for a in assignments
                 )
                 payments = []
         wanted = set(assignments)

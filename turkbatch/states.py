@@ -39,7 +39,7 @@ from turkbatch import expand, jobs, report
 from turkbatch.bulk import Bulk, as_epoch
 from turkbatch.errors import PermanentError
 from turkbatch.journal import JournalState
-from turkbatch.payouts import Assignments, Request, learn_hits, pages
+from turkbatch.payouts import Assignments, Request, learn_hits, message, pages
 from turkbatch.verdict import Check, Status
 
 __all__ = ["BLOCKS", "QUALIFICATIONS", "REQUESTS", "REVIEWS", "States"]
@@ -111,7 +111,7 @@ class States:
             found = await self.directory.of_hit(hit_id)
         except PermanentError as exc:
             self.add(
-                replace(base, status=Status.ERROR, hit_id=hit_id, detail=exc.message), settles=1
+                replace(base, status=Status.ERROR, hit_id=hit_id, detail=message(exc)), settles=1
             )
             return
         scope = {"Submitted"}
@@ -184,7 +184,7 @@ class States:
                     params = {**params, "NextToken": token}
                 listing_ok = listing_ok or not unfound
             except PermanentError as exc:
-                why = dict.fromkeys(workers, exc.message)
+                why = dict.fromkeys(workers, message(exc))
                 listing_ok = True
         if not listing_ok:
             for worker in sorted(unfound):
@@ -194,8 +194,8 @@ class States:
                         {"QualificationTypeId": type_id, "WorkerId": worker},
                     )
                 except PermanentError as exc:
-                    if not any(s in exc.message for s in _NOT_HELD):
-                        why[worker] = exc.message
+                    if not any(s in message(exc) for s in _NOT_HELD):
+                        why[worker] = message(exc)
                     continue
                 qual = body.get("Qualification") or {}
                 if qual.get("Status", "Granted") == "Granted":
@@ -247,14 +247,26 @@ class States:
             else list(dict.fromkeys(str(o.params["QualificationTypeId"]) for o in ops))
         )
         pending: dict[str, Mapping[str, Any]] = {}
+        refused: dict[str, str] = {}  # QualificationTypeId → MTurk's error
         for type_id in types:
             params = {} if type_id is None else {"QualificationTypeId": type_id}
-            for item in await pages(
-                self.request, "ListQualificationRequests", params, "QualificationRequests"
-            ):
-                pending[str(item.get("QualificationRequestId"))] = item
+            try:
+                found = await pages(
+                    self.request, "ListQualificationRequests", params, "QualificationRequests"
+                )
+            except PermanentError as exc:
+                refused[str(type_id)] = message(exc)
+                continue
+            pending.update((str(item.get("QualificationRequestId")), item) for item in found)
         for op in ops:
-            self._request_line(op, pending)
+            why = refused.get(str(op.params.get("QualificationTypeId")))
+            if why is None:
+                self._request_line(op, pending)
+            else:
+                self.add(
+                    Check(op=op.op, status=Status.ERROR, line=op.line, key=op.key, detail=why),
+                    settles=1,
+                )
 
     def _request_line(self, op: jobs.Operation, pending: Mapping[str, Mapping[str, Any]]) -> None:
         base = Check(op=op.op, status=Status.EXACT, line=op.line, key=op.key)

@@ -125,7 +125,10 @@ async def verify(
                 await checker.check(ops, state, path)
                 tg.cancel_scope.cancel()
         except BaseExceptionGroup as group:
-            raise _first(group) from None
+            error = _first(group)
+            if isinstance(error, OperationError):  # none should get here; never a traceback
+                raise UsageError(f"cannot verify: {error.code}: {error.message}") from error
+            raise error from None
     result.elapsed = time.monotonic() - started
     log.info("verify.finished", calls=sum(result.calls.values()), exit_code=result.exit_code)
     return result
