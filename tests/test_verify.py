@@ -469,6 +469,41 @@ async def test_approvals_by_assignment_id_are_checked_a_hit_at_a_time(tmp_path: 
     assert (missing.assignment_id, missing.detail) == (ids[-1], "the assignment is Submitted")
 
 
+async def test_qualifications_are_listed_while_that_is_cheaper_than_asking(
+    tmp_path: Path,
+) -> None:
+    """
+    Grants to 5 of a type's 1,000 holders: the first 5 are on the first page (1 call);
+    the last 5 would take 10 pages, so after 5 the rest are asked one by one (10 calls,
+    never more than 2 per worker); 2 workers are asked straight away.
+    """
+    holders = [f"AQ{n:04d}" for n in range(1000)]
+    world = World.from_dict(
+        {
+            "qualification_types": [{"QualificationTypeId": "3QT1", "Name": "q"}],
+            "qualifications": [{"QualificationTypeId": "3QT1", "WorkerId": w} for w in holders],
+        },
+        clock=Clock(),
+    )
+    grant = {"op": "AssociateQualificationWithWorker", "QualificationTypeId": "3QT1"}
+    job = tmp_path / "job.jsonl"
+    async with Simulator(world=world) as sim:
+        write_jsonl(job, [{**grant, "WorkerIds": holders[:5]}])
+        result, sent = await counted_verify(sim, job)
+        assert result.exit_code == 0 and sent == {"ListWorkersWithQualificationType": 1}
+        write_jsonl(job, [{**grant, "WorkerIds": holders[-5:]}])
+        result, sent = await counted_verify(sim, job)
+        assert result.exit_code == 0
+        assert sent == {"ListWorkersWithQualificationType": 5, "GetQualificationScore": 5}
+        write_jsonl(job, [{**grant, "WorkerIds": [holders[500], "ANOTHOLDER"]}])
+        result, sent = await counted_verify(sim, job)
+    assert sent == {"GetQualificationScore": 2}
+    assert result.counts()["AssociateQualificationWithWorker"] == {
+        Status.EXACT: 1,
+        Status.MISSING: 1,
+    }
+
+
 # --- the repay command ------------------------------------------------------------------
 
 

@@ -187,7 +187,8 @@ class States:
                 why = dict.fromkeys(workers, message(exc))
                 listing_ok = True
         if not listing_ok:
-            for worker in sorted(unfound):
+
+            async def score(worker: str) -> None:
                 try:
                     body = await self.request(
                         "GetQualificationScore",
@@ -196,10 +197,14 @@ class States:
                 except PermanentError as exc:
                     if not any(s in message(exc) for s in _NOT_HELD):
                         why[worker] = message(exc)
-                    continue
+                    return
                 qual = body.get("Qualification") or {}
                 if qual.get("Status", "Granted") == "Granted":
                     held[worker] = qual
+
+            async with anyio.create_task_group() as tg:
+                for worker in sorted(unfound):
+                    tg.start_soon(score, worker)
         for call in calls:
             worker = str(call.params["WorkerId"])
             qual = held.get(worker)

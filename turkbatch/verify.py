@@ -34,7 +34,7 @@ from turkbatch.backoff import DEFAULT_MAX_ATTEMPTS, Backoff
 from turkbatch.bulk import Bulk
 from turkbatch.caller import Caller
 from turkbatch.client import ClientSettings, MTurkClient
-from turkbatch.errors import OperationError, PermanentError, TransientError, UsageError
+from turkbatch.errors import OperationError, PermanentError, UsageError
 from turkbatch.journal import Journal, JournalState
 from turkbatch.payouts import Assignments, Payment, tally
 from turkbatch.states import BLOCKS, QUALIFICATIONS, REQUESTS, REVIEWS, States
@@ -178,7 +178,7 @@ class _Checker:
             if exc.code in _ITEM_ERRORS:
                 raise
             raise UsageError(f"cannot verify: MTurk refused {op}: {exc.code}: {exc}") from exc
-        except (TransientError, OperationError) as exc:
+        except OperationError as exc:  # transient, retried until attempts ran out
             raise UsageError(
                 f"cannot verify: {op} failed after retries ({exc.code}: {exc}); "
                 f"is {self.result.endpoint} reachable?"

@@ -23,7 +23,7 @@ from typing import Any, Final, TextIO
 import anyio
 
 from turkbatch import cli, engine, logs, progress
-from turkbatch.client import DEFAULT_REGION
+from turkbatch.client import DEFAULT_REGION, SANDBOX_URL
 from turkbatch.errors import UsageError
 from turkbatch.money import parse, usd
 from turkbatch.summary import table
@@ -315,6 +315,8 @@ def command(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.journal}: no such journal")
     if not Path(args.job).is_file():
         raise UsageError(f"{args.job}: no such job file")
+    if not (args.sim or args.endpoint_url or args.production):
+        print(f"turkbatch: using the MTurk sandbox ({SANDBOX_URL})", file=sys.stderr)
     bar = progress.Bar(sys.stderr) if not args.quiet and sys.stderr.isatty() else None
     settings = Settings(
         client=cli.client_settings(args),
