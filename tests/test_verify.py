@@ -216,8 +216,12 @@ def test_an_unexpected_payment_is_shown_not_failed(
 def test_a_payout_made_by_a_plain_boto3_loop_verifies(
     sim_process: Callable[..., str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """No journal, no turkbatch run: a script's payout verifies exact; a CSV row each."""
-    url = sim_process("--world", str(payout_world(tmp_path / "world.json")))
+    """
+    No journal, no turkbatch run: a script's payout verifies exact (with MTurk's trailing
+    NextToken on listings); a CSV row each.
+    """
+    world = str(payout_world(tmp_path / "world.json"))
+    url = sim_process("--world", world, "--trailing-next-token")
     client = boto3_client(url)
     for line in PAYOUT:
         pay(client, line)
@@ -231,6 +235,23 @@ def test_a_payout_made_by_a_plain_boto3_loop_verifies(
     assert {r["status"] for r in rows} == {"exact"}
     assert rows[4]["reason"] == "'=thanks"  # neutralised for spreadsheets
     assert rows[0]["amount"] == "1.50" and rows[0]["hit_id"] == "3HITA"
+
+
+def test_throttles_and_faults_are_retried_by_the_runs_retry_layer(
+    sim_process: Callable[..., str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under throttling and 500s, verify still gets every answer, and exits 0."""
+    url = sim_process("--world", str(payout_world(tmp_path / "world.json")))
+    client = boto3_client(url)
+    for line in PAYOUT:
+        pay(client, line)
+    admin(url, "faults", {"throttle_rate": 2, "throttle_burst": 1, "fault_rate": 0.3})
+    job = write_jsonl(tmp_path / "job.jsonl", PAYOUT)
+    with backoff.testing() as delays:
+        code, out, _ = cli(capsys, "verify", str(job), "--endpoint-url", url, "--rate", "1000")
+    assert code == 0 and statuses(out)["exact"] == 5
+    totals = admin(url, "counters")["totals"]
+    assert totals["throttled"] + totals["faulted"] > 0 and delays
 
 
 def mixed_world(path: Path) -> Path:
