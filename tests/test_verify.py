@@ -16,8 +16,10 @@ import boto3
 import orjson
 import pytest
 from botocore.config import Config
+from hypothesis import given
+from hypothesis import strategies as st
 
-from turkbatch import backoff, policy
+from turkbatch import backoff, jobs, payouts, policy
 from turkbatch.client import ClientSettings
 from turkbatch.sim import Clock, SimAdmin, Simulator, World
 from turkbatch.summary import Snapshot
@@ -115,6 +117,54 @@ def statuses(out: str) -> dict[str, int]:
     row = next(line for line in out.splitlines() if line.startswith("SendBonus"))
     names = ("exact", "missing", "extra", "unexpected", "error", "not_checkable")
     return dict(zip(names, (int(n.replace(",", "")) for n in row.split()[1:]), strict=True))
+
+
+# --- counting -----------------------------------------------------------------------------
+
+AMOUNTS = {"1": "1.00", "1.0": "1.00", "1.00": "1.00", "2.5": "2.50", "2.50": "2.50"}
+payment = st.tuples(
+    st.sampled_from(["AW1", "AW2"]), st.sampled_from(sorted(AMOUNTS)), st.sampled_from(["r", "s"])
+)
+
+
+@given(st.lists(payment, max_size=8), st.lists(payment, max_size=8))
+def test_payments_are_counted_as_multisets(
+    asked: list[tuple[str, str, str]], found: list[tuple[str, str, str]]
+) -> None:
+    """
+    Per (worker, amount as a number, reason): min(asked, found) lines exact, in job order,
+    the rest missing; found beyond asked extra, or all unexpected when none was asked.
+    """
+    ops = [
+        jobs.Operation(
+            line=n,
+            key=f"k{n}",
+            op="SendBonus",
+            params={"WorkerId": w, "AssignmentId": "3A", "BonusAmount": a, "Reason": r},
+        )
+        for n, (w, a, r) in enumerate(asked, 1)
+    ]
+    listed = [
+        {"WorkerId": w, "AssignmentId": "3A", "BonusAmount": AMOUNTS[a], "Reason": r}
+        for w, a, r in found
+    ]
+    result = payouts.count(ops, listed)
+
+    def norm(items: list[tuple[str, str, str]]) -> Counter[tuple[str, str, str]]:
+        return Counter((w, AMOUNTS[a], r) for w, a, r in items)
+
+    def rows(verdicts: list[payouts.Payment]) -> Counter[tuple[str, str, str]]:
+        return Counter((p.identity[0], f"{p.identity[2]:.2f}", p.identity[3]) for p in verdicts)
+
+    want, got = norm(asked), norm(found)
+    assert rows(result.exact) == want & got
+    assert rows(result.missing) == want - got
+    assert rows(result.extra) == Counter({k: n for k, n in (got - want).items() if k in want})
+    assert rows(result.unexpected) == Counter({k: n for k, n in got.items() if k not in want})
+    for identity in want:  # the first lines of an identity are the exact ones
+        lines = [p.line for p in result.exact + result.missing if rows([p]) == Counter([identity])]
+        exact = [p.line for p in result.exact if rows([p]) == Counter([identity])]
+        assert exact == sorted(lines)[: len(exact)]
 
 
 # --- the issue's cases ------------------------------------------------------------------
@@ -341,6 +391,10 @@ def test_a_mixed_job_verifies_each_line_kind(
     assert after["by_operation"]["NotifyWorkers"] == {"delivered": 1, "hard_failure": 1}
     assert after["by_operation"]["UpdateExpirationForHIT"] == {"not_checkable": 1}
     assert after["journal"] == str(tmp_path / "job.journal.jsonl")
+    code, text, _ = cli(capsys, "verify", str(job), "--endpoint-url", url)
+    said = "NotifyWorkers, from the journal (MTurk keeps no record of messages): "
+    assert code == 0 and f"{said}1 delivered, 1 hard failure" in text
+    assert "line 12  NotifyWorkers  hard_failure  AWX  (Cannot send a notification" in text
     sent = calls(url) - counted
     ops = {r["op"] for r in MIXED if "op" in r}
     assert {f"mechanicalturk:{op}" for op in sent} <= set(policy.for_verify(ops)), sent

@@ -49,6 +49,7 @@ __all__ = [
     "Payment",
     "Request",
     "Tally",
+    "count",
     "learn_hits",
     "message",
     "pages",
@@ -297,12 +298,23 @@ async def tally(
         for name, value, assignments in listings:
             tg.start_soon(list_one, name, value, assignments)
     for assignment, ops in lines.items():
-        _count(ops, found[assignment], result)
+        count(ops, found[assignment], result)
     return result
 
 
-def _count(asked: Sequence[Operation], found: Sequence[Mapping[str, Any]], into: Tally) -> None:
-    """Set one assignment's asked payments against the payments found, as multisets."""
+def count(
+    asked: Sequence[Operation], found: Sequence[Mapping[str, Any]], into: Tally | None = None
+) -> Tally:
+    """
+    Set asked payments against the payments found, as multisets; add the verdicts to ``into``.
+
+    Args:
+        asked: SendBonus operations, in job order.
+        found: BonusPayment records (as ListBonusPayments returns them) of the same
+            assignments.
+        into: the tally to add to; a new one by default.
+    """
+    into = Tally() if into is None else into
     paid: Counter[BonusKey] = Counter()
     by_identity: defaultdict[BonusKey, list[Mapping[str, Any]]] = defaultdict(list)
     for payment in found:
@@ -324,3 +336,4 @@ def _count(asked: Sequence[Operation], found: Sequence[Mapping[str, Any]], into:
         rows.extend(
             Payment(identity=identity, grant_time=str(p.get("GrantTime", ""))) for p in surplus
         )
+    return into

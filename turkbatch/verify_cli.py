@@ -178,9 +178,24 @@ def render(v: Verification, endpoint: Sequence[str] = ()) -> str:
         out += table(header, rows)
     if "NotifyWorkers" in counts:
         c = counts["NotifyWorkers"]
-        said = ", ".join(f"{c[s]:,} {s.value.replace('_', ' ')}" for s in _JOURNAL if c[s])
-        source = "from the journal, not MTurk" if v.journal else "not checkable"
-        out += ["", f"NotifyWorkers ({source}: MTurk keeps no record of messages): {said}"]
+        if v.journal:
+            said = ", ".join(f"{c[s]:,} {s.value.replace('_', ' ')}" for s in _JOURNAL if c[s])
+            line = f"NotifyWorkers, from the journal (MTurk keeps no record of messages): {said}"
+        else:
+            workers = sum(c.values())
+            line = (
+                f"NotifyWorkers: {workers:,} worker(s) not checkable (MTurk keeps no record "
+                "of messages, and there is no journal)"
+            )
+        out += ["", line]
+        unreached = [
+            c
+            for c in v.checks
+            if c.op == "NotifyWorkers" and c.status not in (Status.DELIVERED, Status.NOT_CHECKABLE)
+        ]
+        out += [f"  {_describe(c)}" for c in unreached[:MAX_SHOWN]]
+        if len(unreached) > MAX_SHOWN:
+            out.append(f"  ... and {len(unreached) - MAX_SHOWN:,} more (--report FILE lists all)")
     problems = list(v.problems())
     if problems:
         out += ["", f"Not as the job asks ({len(problems):,}):"]
