@@ -153,8 +153,8 @@ def test_payments_are_counted_as_multisets(
     def norm(items: list[tuple[str, str, str]]) -> Counter[tuple[str, str, str]]:
         return Counter((w, AMOUNTS[a], r) for w, a, r in items)
 
-    def rows(verdicts: list[payouts.Payment]) -> Counter[tuple[str, str, str]]:
-        return Counter((p.identity[0], f"{p.identity[2]:.2f}", p.identity[3]) for p in verdicts)
+    def rows(verdicts: list[payouts.Entry]) -> Counter[tuple[str, str, str]]:
+        return Counter((p.identity[0], p.identity[2], p.identity[3]) for p in verdicts)
 
     want, got = norm(asked), norm(found)
     assert rows(result.exact) == want & got
@@ -631,6 +631,31 @@ def test_a_payment_made_elsewhere_makes_the_repay_run_reconcile(
     ledger = admin(url, "ledger")["bonuses"]
     assert len(ledger) == paid + 1 and ledger[-1]["AssignmentId"] == "3AS4"
     assert cli(capsys, "verify", str(job), "--endpoint-url", url)[0] == 0
+
+
+def test_a_journal_of_another_endpoint_is_not_used(
+    sim_process: Callable[..., str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """
+    Verify against B with a journal of runs against A: said, not used, and the repay
+    command gets a journal of its own (a run would refuse A's); it pays on B exactly.
+    """
+    world = str(payout_world(tmp_path / "world.json"))
+    a, b = sim_process("--world", world), sim_process("--world", world)
+    job = write_jsonl(tmp_path / "job.jsonl", PAYOUT)
+    assert cli(capsys, "run", str(job), "--endpoint-url", a, "--quiet")[0] == 0
+    client = boto3_client(b)
+    for line in PAYOUT[:4]:
+        pay(client, line)
+    code, out, _ = cli(capsys, "verify", str(job), "--endpoint-url", b)
+    assert code == 1 and statuses(out)["missing"] == 1
+    journal = tmp_path / "job.journal.jsonl"
+    assert f"note: the journal {journal} describes runs against {a}" in out
+    argv = repay(out)
+    assert argv[argv.index("--journal") + 1] == str(tmp_path / "job.journal.repay.jsonl")
+    assert cli(capsys, *argv, "--quiet")[0] == 0
+    assert len(admin(b, "ledger")["bonuses"]) == 5
+    assert cli(capsys, "verify", str(job), "--endpoint-url", b)[0] == 0
 
 
 # --- the command line -------------------------------------------------------------------

@@ -2,7 +2,7 @@
 The SendBonus half of ``turkbatch verify``: what MTurk shows paid, against what a job asks.
 
 A payment is (worker, assignment, amount as a number, reason), as in
-:func:`turkbatch.reconcile.bonus_key` (``"1.5"`` is ``"1.50"``). Asked and found payments
+:mod:`turkbatch.ledger` (``"1.5"`` is ``"1.50"``). Asked and found payments
 are counted as multisets, two identical lines being two payments: per identity, the first
 ``min(asked, found)`` lines (in job order) are *exact*, the rest *missing*; payments found
 beyond those asked are *extra*; a payment on an assignment the job bonuses that no line
@@ -39,17 +39,19 @@ import anyio
 
 from turkbatch.errors import PermanentError
 from turkbatch.jobs import Operation
-from turkbatch.reconcile import BonusKey, bonus_key
+from turkbatch.ledger import Payment, normal_amount
+from turkbatch.verdict import Identity
 
 __all__ = [
     "FIRST_GUESS",
     "MIN_YIELD",
     "PAGE_SIZE",
     "Assignments",
-    "Payment",
+    "Entry",
     "Request",
     "Tally",
     "count",
+    "identity_of",
     "learn_hits",
     "message",
     "pages",
@@ -68,6 +70,17 @@ _STAMP: Final = re.compile(r"\s*\(\d{10,}\)$")
 
 Request = Callable[[str, Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
 """Make one read call through the retry layer and return its response body."""
+
+
+def identity_of(params: Mapping[str, Any]) -> Identity | None:
+    """
+    Return what a payment is (worker, assignment, amount with two decimals, reason), for
+    SendBonus parameters or a BonusPayment record; ``None`` when it is not whole.
+    """
+    payment = Payment.of(params)
+    if payment is None:
+        return None
+    return payment.worker, payment.assignment, normal_amount(payment.amount), payment.reason
 
 
 def message(exc: PermanentError) -> str:
@@ -166,10 +179,10 @@ class Assignments:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Payment:
+class Entry:
     """One asked or found payment, as a verify row needs it."""
 
-    identity: BonusKey
+    identity: Identity
     line: int | None = None
     key: str = ""
     grant_time: str = ""
@@ -189,10 +202,10 @@ class Tally:
         by_hit, by_assignment: the listings made.
     """
 
-    exact: list[Payment] = field(default_factory=list)
-    missing: list[Payment] = field(default_factory=list)
-    extra: list[Payment] = field(default_factory=list)
-    unexpected: list[Payment] = field(default_factory=list)
+    exact: list[Entry] = field(default_factory=list)
+    missing: list[Entry] = field(default_factory=list)
+    extra: list[Entry] = field(default_factory=list)
+    unexpected: list[Entry] = field(default_factory=list)
     hit_of: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     by_hit: int = 0
@@ -315,25 +328,25 @@ def count(
         into: the tally to add to; a new one by default.
     """
     into = Tally() if into is None else into
-    paid: Counter[BonusKey] = Counter()
-    by_identity: defaultdict[BonusKey, list[Mapping[str, Any]]] = defaultdict(list)
+    paid: Counter[Identity] = Counter()
+    by_identity: defaultdict[Identity, list[Mapping[str, Any]]] = defaultdict(list)
     for payment in found:
-        identity = bonus_key(payment)
+        identity = identity_of(payment)
         if identity is not None:
             paid[identity] += 1
             by_identity[identity].append(payment)
-    wanted: Counter[BonusKey] = Counter()
+    wanted: Counter[Identity] = Counter()
     for op in asked:
-        identity = bonus_key(op.params)
+        identity = identity_of(op.params)
         if identity is None:  # cannot happen for a validated line
             continue
         wanted[identity] += 1
-        row = Payment(identity=identity, line=op.line, key=op.key)
+        row = Entry(identity=identity, line=op.line, key=op.key)
         (into.exact if wanted[identity] <= paid[identity] else into.missing).append(row)
     for identity, payments in by_identity.items():
         surplus = payments[wanted[identity] :] if identity in wanted else payments
         rows = into.extra if identity in wanted else into.unexpected
         rows.extend(
-            Payment(identity=identity, grant_time=str(p.get("GrantTime", ""))) for p in surplus
+            Entry(identity=identity, grant_time=str(p.get("GrantTime", ""))) for p in surplus
         )
     return into

@@ -74,6 +74,8 @@ class Verification:
             decimals, reason); ``journal_done`` and ``journal_failed``: how many of them
             the journal records as done and as failed (for the repay command).
         other_lines: job lines other than SendBonus (a repay ``run`` may send them).
+        unused_journal: a journal found but not used (it describes another endpoint).
+        notes: what the user should know about how the check was made.
     """
 
     job: str
@@ -85,6 +87,8 @@ class Verification:
     journal_done: Counter[Identity] = field(default_factory=Counter)
     journal_failed: Counter[Identity] = field(default_factory=Counter)
     other_lines: int = 0
+    unused_journal: str | None = None
+    notes: list[str] = field(default_factory=list)
     elapsed: float = 0.0
 
     def counts(self) -> dict[str, Counter[Status]]:

@@ -34,14 +34,15 @@ from turkbatch.backoff import DEFAULT_MAX_ATTEMPTS, Backoff
 from turkbatch.bulk import Bulk
 from turkbatch.caller import Caller
 from turkbatch.client import ClientSettings, MTurkClient
-from turkbatch.errors import OperationError, PermanentError, UsageError
-from turkbatch.journal import Journal, JournalState
-from turkbatch.payouts import Assignments, Payment, tally
+from turkbatch.errors import EndpointMismatch, OperationError, PermanentError, UsageError
+from turkbatch.journal import Journal, JournalState, check_endpoint, endpoint_id
+from turkbatch.ledger import payment_id
+from turkbatch.payouts import Assignments, identity_of, tally
 from turkbatch.states import BLOCKS, QUALIFICATIONS, REQUESTS, REVIEWS, States
 from turkbatch.summary import Snapshot, Summary
-from turkbatch.verdict import Check, Identity, Status, Verification
+from turkbatch.verdict import Check, Status, Verification
 
-__all__ = ["Settings", "identity", "verify"]
+__all__ = ["Settings", "verify"]
 
 log = structlog.get_logger()
 
@@ -97,7 +98,7 @@ async def verify(
         raise UsageError(f"{settings.journal}: no such journal")
     jobs.check_job(job)
     ops = [op for op in jobs.read_job(job, checked=True) if isinstance(op, jobs.Operation)]
-    path = settings.journal or engine.journal_path_for(job)
+    path = settings.journal or engine.journal_path_for(job, sim=sim)
     state = Journal.read(path) if path.is_file() else None
     result = Verification(job=str(job), journal=str(path) if state is not None else None)
     started = time.monotonic()
@@ -117,6 +118,8 @@ async def verify(
         client = await stack.enter_async_context(MTurkClient(client_settings))
         await client.check_credentials()
         result.endpoint = client_settings.url
+        if state is not None and not _describes(state, path, client_settings.url, sim, result):
+            state = None
         checker = _Checker(client, settings, result, len(ops))
         try:
             async with anyio.create_task_group() as tg:
@@ -132,6 +135,21 @@ async def verify(
     result.elapsed = time.monotonic() - started
     log.info("verify.finished", calls=sum(result.calls.values()), exit_code=result.exit_code)
     return result
+
+
+def _describes(state: JournalState, path: Path, url: str, sim: bool, result: Verification) -> bool:
+    """Whether the journal describes runs against ``url``; if not, say so and leave it."""
+    try:
+        check_endpoint(str(path), state, engine.SIM_ENDPOINT if sim else endpoint_id(url))
+    except EndpointMismatch:
+        recorded = next(r["endpoint"] for r in reversed(state.runs) if r.get("endpoint"))
+        result.notes.append(
+            f"the journal {path} describes runs against {recorded}, not this endpoint: "
+            "not used (no NotifyWorkers outcomes from it)"
+        )
+        result.journal, result.unused_journal = None, str(path)
+        return False
+    return True
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -282,34 +300,21 @@ class _Checker:
                     worker_id=worker,
                     assignment_id=assignment,
                     hit_id=result.hit_of.get(assignment, ""),
-                    amount=f"{amount:.2f}",
+                    amount=amount,
                     reason=reason,
                     detail=detail,
                 )
             )
         for op in ops:
-            asked = identity(op)
-            self.result.asked[asked] += 1
-            if state is not None and op.key in state.done:
-                self.result.journal_done[asked] += 1
-            elif state is not None and op.key in state.failed:
-                self.result.journal_failed[asked] += 1
+            asked = identity_of(op.params)
+            if asked is not None:
+                self.result.asked[asked] += 1
+        if state is not None:  # what the journal's ledger holds of each, paid or refused
+            for asked in self.result.asked:
+                pid = payment_id(*asked)
+                self.result.journal_done[asked] = state.ledger.paid(pid)
+                self.result.journal_failed[asked] = state.ledger.failed(pid)
         log.info("verify.bonuses", by_hit=result.by_hit, by_assignment=result.by_assignment)
-
-
-def identity(item: jobs.Operation | Payment) -> Identity:
-    """A payment's identity with the amount as two-decimal text (JSON-ready)."""
-    if isinstance(item, Payment):
-        worker, assignment, amount, reason = item.identity
-    else:
-        p = item.params
-        worker, assignment, reason = (
-            str(p["WorkerId"]),
-            str(p["AssignmentId"]),
-            str(p.get("Reason", "")),
-        )
-        amount = money.parse(p["BonusAmount"])
-    return worker, assignment, f"{amount:.2f}", reason
 
 
 def _kind(op: str) -> str:

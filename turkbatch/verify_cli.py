@@ -124,6 +124,8 @@ def repay_command(v: Verification, endpoint: Sequence[str] = ()) -> tuple[str, s
     words = ["turkbatch", "run", v.job]
     note = f"it also runs the job's other {v.other_lines} line(s), as a run would"
     if v.journal is None:
+        if v.unused_journal is not None:  # it describes another endpoint: one of its own
+            words += ["--journal", v.unused_journal.removesuffix(".jsonl") + ".repay.jsonl"]
         words.append("--reconcile")
     else:
         not_done = {i: v.asked[i] - v.journal_done[i] for i in v.asked}
@@ -166,7 +168,9 @@ def _describe(c: Check) -> str:
 
 def render(v: Verification, endpoint: Sequence[str] = ()) -> str:
     """Return the text report: counts by operation, problems, and what to do."""
-    out = [f"verify {v.job} against {v.endpoint}: {_calls(v)} in {v.elapsed:.1f} s", ""]
+    out = [f"verify {v.job} against {v.endpoint}: {_calls(v)} in {v.elapsed:.1f} s"]
+    out += [f"note: {note}" for note in v.notes]
+    out.append("")
     counts = v.counts()
     rows = [
         [op, *(f"{c[s]:,}" for s in _MTURK_COLUMNS)]
@@ -239,6 +243,7 @@ def as_dict(v: Verification, endpoint: Sequence[str] = ()) -> dict[str, Any]:
         "job": v.job,
         "endpoint": v.endpoint,
         "journal": v.journal,
+        "notes": v.notes,
         "ok": v.exit_code == 0,
         "exit_code": v.exit_code,
         "calls": dict(sorted(v.calls.items())),
