@@ -256,6 +256,13 @@ class _Checker:
                 settles=1,
             )
         self.result.checks += self.states.checks
+        hit_of = self.directory.hit_of  # the reviews may have learnt more HITs since
+        self.result.checks = [
+            replace(c, hit_id=hit_of[c.assignment_id])
+            if not c.hit_id and c.assignment_id in hit_of
+            else c
+            for c in self.result.checks
+        ]
         self.result.other_lines = len(ops) - len(by_kind["bonuses"])
         self.result.checks.sort(key=lambda c: c.line or 0)  # stable: job order
 
