@@ -287,6 +287,39 @@ def test_a_payout_made_by_a_plain_boto3_loop_verifies(
     assert rows[0]["amount"] == "1.50" and rows[0]["hit_id"] == "3HITA"
 
 
+def test_messages_are_reported_from_the_journal_worker_by_worker(
+    sim_process: Callable[..., str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """
+    Delivered, still soft-failing after the resends, and never sent (a line added since
+    the run): from the journal, and never a reason to exit 1.
+    """
+    world = tmp_path / "world.json"
+    world.write_text(
+        json.dumps({"workers": [{"WorkerId": "AW1"}, {"WorkerId": "AWS", "soft_fail": 9}]})
+    )
+    url = sim_process("--world", str(world))
+    message = {"op": "NotifyWorkers", "Subject": "s", "MessageText": "m"}
+    job = write_jsonl(tmp_path / "job.jsonl", [{**message, "WorkerIds": ["AW1", "AWS"]}])
+    with backoff.testing():
+        assert cli(capsys, "run", str(job), "--endpoint-url", url, "--quiet")[0] == 0
+    write_jsonl(job, [{**message, "WorkerIds": ["AW1", "AWS"]}, {**message, "WorkerIds": ["AW1"]}])
+    proof = tmp_path / "proof.csv"
+    code, out, _ = cli(capsys, "verify", str(job), "--endpoint-url", url, "--report", str(proof))
+    assert code == 0
+    said = "1 delivered, 1 soft failure, 1 not sent"
+    assert f"from the journal (MTurk keeps no record of messages): {said}" in out
+    rows = [
+        (r["line"], r["worker_id"], r["status"], r["source"]) for r in csv.DictReader(proof.open())
+    ]
+    assert rows == [
+        ("1", "AW1", "delivered", "journal"),
+        ("1", "AWS", "soft_failure", "journal"),
+        ("2", "AW1", "not_sent", "journal"),
+    ]
+    assert calls(url).get("ListBonusPayments") is None  # nothing to ask MTurk
+
+
 def test_throttles_and_faults_are_retried_by_the_runs_retry_layer(
     sim_process: Callable[..., str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -371,8 +371,8 @@ def _fate(
             "source": "",
             "detail": "MTurk keeps no record of messages, and there is no journal",
         }
-    if key in results:
-        res = results[key]
+    if key in results or key in state.done:
+        res = results.get(key, {})
         failures = {str(f.get("WorkerId")): f for f in res.get("NotifyWorkersFailureStatuses", ())}
         failure = failures.get(worker)
         if failure is None:
