@@ -707,6 +707,8 @@ def test_invalid_job_usage_and_an_unreachable_endpoint_exit_2_in_one_line(
     job = write_jsonl(tmp_path / "job.jsonl", PAYOUT)
     code, _, err = cli(capsys, "verify", str(job), "--journal", str(tmp_path / "j.jsonl"))
     assert code == 2 and "no such journal" in err
+    code, _, err = cli(capsys, "verify", str(job), "--report", str(tmp_path / "no" / "r.csv"))
+    assert code == 2 and "no such directory" in err
     with socket.socket() as s:  # a loopback port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

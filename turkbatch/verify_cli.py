@@ -330,14 +330,17 @@ def _endpoint_words(args: argparse.Namespace) -> list[str]:
 
 def command(args: argparse.Namespace) -> int:
     """``turkbatch verify JOB``: exit 0 when all is as asked, 1 when not."""
-    logs.configure(level="debug" if args.debug else "warning")
     if args.journal is not None and not args.journal.is_file():
         raise UsageError(f"{args.journal}: no such journal")
     if not Path(args.job).is_file():
         raise UsageError(f"{args.job}: no such job file")
+    if args.report is not None and not args.report.resolve().parent.is_dir():
+        raise UsageError(f"cannot write {args.report}: no such directory")
     if not (args.sim or args.endpoint_url or args.production):
         print(f"turkbatch: using the MTurk sandbox ({SANDBOX_URL})", file=sys.stderr)
     bar = progress.Bar(sys.stderr) if not args.quiet and sys.stderr.isatty() else None
+    level = "debug" if args.debug else "warning"
+    logs.configure(level=level, stream=bar.guard() if bar else sys.stderr)
     settings = Settings(
         client=cli.client_settings(args),
         rate=args.rate,
