@@ -268,14 +268,21 @@ def test_a_payout_made_by_a_plain_boto3_loop_verifies(
 ) -> None:
     """
     No journal, no turkbatch run: a script's payout verifies exact (with MTurk's trailing
-    NextToken on listings); a CSV row each.
+    NextToken on listings, and a line in the legacy spelling); a CSV row each.
     """
     world = str(payout_world(tmp_path / "world.json"))
     url = sim_process("--world", world, "--trailing-next-token")
     client = boto3_client(url)
     for line in PAYOUT:
         pay(client, line)
-    job = write_jsonl(tmp_path / "job.jsonl", PAYOUT)
+    legacy = {  # line 3 in the 2014 spelling: read and verified as run reads it
+        "op": "GrantBonus",
+        "WorkerId": "AW2",
+        "AssignmentId": "3AS2",
+        "BonusAmount": {"Amount": "2", "CurrencyCode": "USD"},
+        "Reason": "good",
+    }
+    job = write_jsonl(tmp_path / "job.jsonl", [*PAYOUT[:2], legacy, *PAYOUT[3:]])
     proof = tmp_path / "proof.csv"
     code, out, _ = cli(capsys, "verify", str(job), "--endpoint-url", url, "--report", str(proof))
     assert code == 0 and statuses(out)["exact"] == 5
