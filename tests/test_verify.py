@@ -748,7 +748,7 @@ def test_help_and_the_verify_policy(tmp_path: Path, capsys: pytest.CaptureFixtur
     )
     notify = write_jsonl(tmp_path / "notify.jsonl", [MIXED[-2]])
     code, out, err = cli(capsys, "policy", str(notify), "--verify")
-    assert code == 0 and out == "" and "verify sends no call" in err
+    assert code == 0 and out == "" and "verify makes no MTurk call" in err
 
 
 async def test_sim_flag_checks_against_an_empty_world(tmp_path: Path) -> None:

@@ -239,7 +239,7 @@ def policy(args: argparse.Namespace) -> int:
     )
     actions = iam.for_verify(survey.by_op) if args.verify else survey.iam
     if not actions:
-        print("turkbatch: verify sends no call for this job (nothing checkable)", file=sys.stderr)
+        print("turkbatch: verify makes no MTurk call for this job", file=sys.stderr)
         return 0
     _print_json(iam.document(actions))  # a policy document is JSON whatever --output says
     return 0
