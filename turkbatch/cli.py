@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     from turkbatch import csvjob
 
     csvjob.add_parser(commands).set_defaults(handler=csvjob.run)
+    from turkbatch import verify_cli
+
+    verify_cli.add_parser(commands)
     from turkbatch.sim import cli as sim_cli
 
     sim_cli.add_parser(commands)
