@@ -148,7 +148,9 @@ async def test_concurrent_acquires_share_the_rate() -> None:
         async with anyio.create_task_group() as tg:
             for _ in range(20):
                 tg.start_soon(worker)
-    assert 20 < count < 80  # ~52: 0.5 s at 100/s plus a burst of 2
+    # ~52: 0.5 s at 100/s plus a burst of 2 (fewer on a busy machine, never more); each
+    # task paced on its own would make ~1,000
+    assert 0 < count < 80
 
 
 async def test_a_cut_slows_the_request_already_waiting() -> None:
