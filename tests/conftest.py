@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
+import structlog
 
 FAKE_KEY = "AKIDTESTTESTTESTTEST"
 FAKE_SECRET = "test-secret-key-not-real-0000000000000000"
@@ -36,6 +37,14 @@ def _no_real_aws(
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """Undo any logging configuration a test made (a command run in-process configures
+    structlog to write to that test's captured stderr, closed once the test ends)."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture

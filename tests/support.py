@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -87,3 +89,42 @@ def received(url: str) -> dict[str, int]:
     """Requests a simulator in another process received, by operation."""
     ops = admin(url, lambda a: a.counters())["operations"]
     return {op: c["received"] for op, c in ops.items() if c["received"]}
+
+
+def kill_when(proc: subprocess.Popen[str], ready: Any, timeout: float = 60) -> None:
+    """SIGKILL ``proc`` as soon as ``ready()`` is true (or it ends)."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and not ready() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def start_run(job: Path, url: str, journal: Path, *extra: str) -> subprocess.Popen[str]:
+    """Start ``turkbatch run`` in a process of its own."""
+    args = [sys.executable, "-m", "turkbatch", "run", str(job), "--endpoint-url", url]
+    args += ["--journal", str(journal), "--progress", "0", "--quiet", *extra]
+    return subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy()
+    )
+
+
+def drain(url: str, timeout: float = 10.0) -> None:
+    """
+    Wait until a simulator in another process has answered every request it got, and no
+    more come in.
+
+    A killed run's last requests may still be in the simulator's socket buffers or
+    sleeping out their latency; tests move the clock 25 hours only after they land, as no
+    request waits a day in flight to MTurk.
+    """
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        totals = admin(url, lambda a: a.counters())["totals"]
+        ended = sum(v for k, v in totals.items() if k != "received")
+        if totals["received"] == ended and totals == last:
+            return
+        last = totals
+        time.sleep(0.05)
+    raise AssertionError("the simulator kept receiving requests after the run was killed")

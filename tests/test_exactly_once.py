@@ -27,16 +27,14 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import admin, bonus, drain, settings_for, write_job
 
 from turkbatch import engine, jobs
-from turkbatch.backoff import Backoff
-from turkbatch.client import ClientSettings
 from turkbatch.errors import JournalCorrupt, JournalWriteError
 from turkbatch.journal import Journal
-from turkbatch.sim import FaultSettings, SimAdmin, Simulator
+from turkbatch.sim import FaultSettings, Simulator
 from turkbatch.summary import ExitCode
 
-FAST = Backoff(base=0.001, cap=0.01)
 FAULTS = (
     "--lost-rate",
     "0.05",
@@ -51,40 +49,6 @@ FAULTS = (
     "--seed",
     "11",
 )
-
-
-def settings_for(sim: Simulator, **kw: Any) -> engine.Settings:
-    """Engine settings for an in-process simulator: fast retries, no pacing to speak of."""
-    return engine.Settings(
-        client=ClientSettings(endpoint_url=sim.endpoint_url), backoff=FAST, rate=5000.0, **kw
-    )
-
-
-def bonus(n: int, amount: str = "0.25", reason: str = "thanks") -> dict[str, Any]:
-    """A SendBonus record for worker/assignment n."""
-    return {
-        "op": "SendBonus",
-        "WorkerId": f"A{n:011d}",
-        "AssignmentId": f"3ASG{n:014d}",
-        "BonusAmount": amount,
-        "Reason": reason,
-    }
-
-
-def write_job(path: Path, records: list[dict[str, Any]]) -> Path:
-    """Write records as a JSONL job."""
-    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
-    return path
-
-
-def admin(url: str, call: Callable[[SimAdmin], Any]) -> Any:
-    """Run one admin call against a simulator subprocess."""
-
-    async def go() -> Any:
-        async with SimAdmin(url) as a:
-            return await call(a)
-
-    return anyio.run(go)
 
 
 def run_cli(
@@ -114,25 +78,6 @@ def run_cli(
     return subprocess.Popen(
         args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limits
     )
-
-
-def drain(url: str, timeout: float = 10.0) -> None:
-    """
-    Wait until the simulator has answered every request it got, and no more come in.
-
-    A killed run's last requests may still be in the simulator's socket buffers or
-    sleeping out their latency; the tests move the clock 25 hours only after they land,
-    as no request waits a day in flight to MTurk.
-    """
-    deadline, last = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        totals = admin(url, lambda a: a.counters())["totals"]
-        ended = sum(v for k, v in totals.items() if k != "received")
-        if totals["received"] == ended and totals == last:
-            return
-        last = totals
-        time.sleep(0.05)
-    raise AssertionError("the simulator kept receiving requests after the run was killed")
 
 
 def assert_paid_exactly_once(url: str, records: list[dict[str, Any]]) -> None:

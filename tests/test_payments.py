@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import io
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from decimal import Decimal
@@ -29,16 +26,18 @@ from hypothesis import strategies as st
 from support import (
     admin,
     bonus,
+    kill_when,
     paid,
     received,
     settings_for,
     sim_bonuses,
+    start_run,
     turkbatch,
     write_job,
 )
 
 from turkbatch import engine, jobs, payments
-from turkbatch.errors import EndpointMismatch, JobError, Refused
+from turkbatch.errors import EndpointMismatch, JobError, LookupFailed, Refused
 from turkbatch.journal import Journal
 from turkbatch.ledger import normal_amount
 from turkbatch.report import write_report
@@ -265,25 +264,6 @@ def test_a_token_shared_by_lines_and_an_id_with_a_slash_are_refused(tmp_path: Pa
     assert f"{job}:3: id 'hit-1/A1' contains '/'" in result.stderr
     with pytest.raises(JobError):
         jobs.check_job(job)
-
-
-def kill_when(proc: subprocess.Popen[str], ready: Any, timeout: float = 60) -> None:
-    """SIGKILL ``proc`` as soon as ``ready()`` is true (or it ends)."""
-    deadline = time.monotonic() + timeout
-    while proc.poll() is None and not ready() and time.monotonic() < deadline:
-        time.sleep(0.005)
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-
-
-def start_run(job: Path, url: str, journal: Path, *extra: str) -> subprocess.Popen[str]:
-    """Start ``turkbatch run`` in a process of its own."""
-    args = [sys.executable, "-m", "turkbatch", "run", str(job), "--endpoint-url", url]
-    args += ["--journal", str(journal), "--progress", "0", "--quiet", *extra]
-    return subprocess.Popen(
-        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy()
-    )
 
 
 def test_a_reconcile_recovery_killed_midway_pays_the_missing_payment(
@@ -612,3 +592,20 @@ def test_a_line_edited_after_a_kill_is_refused_or_paid_once(
     assert again.returncode == 0, again.stderr
     per_worker = Counter(b["WorkerId"] for b in sim_bonuses(url))
     assert per_worker == Counter(r["WorkerId"] for r in records)
+
+
+async def test_lookups_that_keep_failing_stop_the_run_and_keep_the_doubt(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    """A resume whose ListBonusPayments keeps failing stops with a clear error, sends no
+    bonus, and leaves the payment in doubt for the next run, which settles it."""
+    job = write_job(tmp_path / "job.jsonl", [bonus(1)])
+    journal = tmp_path / "j.jsonl"
+    await lose_every_answer(job, journal, sim)
+    sim.faults = FaultSettings(unavailable_rate=1.0)
+    with pytest.raises(LookupFailed, match="stays in doubt"):
+        await engine.run(job, settings_for(sim, journal=journal, max_attempts=2))
+    assert len(Journal.read(journal).in_doubt) == 1
+    sim.faults = FaultSettings()
+    summary = await engine.run(job, settings_for(sim, journal=journal))
+    assert summary.totals().already == 1 and len(sim.world.ledger()["bonuses"]) == 1

@@ -469,7 +469,7 @@ def test_ids_mturk_does_not_know_are_verdicts_not_crashes(
         "SendBonus": ("missing", "Assignment 3NOSUCH does not exist."),
         "ApproveAssignment": ("error", "Hit 3NOHIT does not exist."),
         "RejectAssignment": ("missing", "Assignment 3NOSUCH2 does not exist."),
-        "AcceptQualificationRequest": ("error", "QualificationType 3NOTYPE does not exist."),
+        "AcceptQualificationRequest": ("error", "QualificationType [3NOTYPE] does not exist."),
         "AssociateQualificationWithWorker": ("missing", "the worker does not hold it"),
     }
     assert json.loads(out)["calls"]["ListAssignmentsForHIT"] == 1  # a refusal is kept too

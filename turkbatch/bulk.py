@@ -16,9 +16,13 @@ into single calls at run time. The four forms:
 ``assignments``  Approve/RejectAssignment with ``HITId`` in place of ``AssignmentId``:
                every Submitted assignment of that HIT (with ``OverrideRejection: true``,
                Approve also takes the Rejected ones).
+``bonuses``    SendBonus with ``HITId`` in place of ``WorkerId`` and ``AssignmentId``:
+               a bonus for every assignment of that HIT in ``statuses`` (default
+               ``["Approved"]``), each a payment of its own (:mod:`turkbatch.hitbonus`);
+               ``"unless_paid": true`` skips assignments MTurk shows paid for that reason.
 =============  ===================================================================
 
-The last two (the *listed* forms) take filters, as lower-case keys like ``id``:
+The last three (the *listed* forms) take filters, as lower-case keys like ``id``:
 ``submitted_after`` (inclusive) and ``submitted_before`` (exclusive), each ISO-8601
 (naive means UTC) or epoch seconds, and ``workers`` / ``except_workers`` (lists of
 WorkerIds). Every other API parameter on a bulk line is passed to each call it becomes.
@@ -64,14 +68,20 @@ class Bulk(StrEnum):
     WORKERS = "workers"
     REQUESTS = "requests"
     ASSIGNMENTS = "assignments"
+    BONUSES = "bonuses"
 
 
 #: Operations whose every line is a bulk line (it always goes through :func:`parse`).
 ALWAYS: Final = frozenset({"NotifyWorkers"})
 #: The forms whose items are found by a List call at run time.
-LISTED: Final = frozenset({Bulk.REQUESTS, Bulk.ASSIGNMENTS})
+LISTED: Final = frozenset({Bulk.REQUESTS, Bulk.ASSIGNMENTS, Bulk.BONUSES})
 #: Filter keys of the listed forms, in the order they are documented.
 FILTERS: Final = ("submitted_after", "submitted_before", "workers", "except_workers")
+#: Keys of a bonus-by-HIT line only: which assignments it pays, and what it skips.
+BONUS_KEYS: Final = ("statuses", "unless_paid")
+#: The assignment statuses a bonus-by-HIT line may pay, and the default.
+BONUS_STATUSES: Final = ("Approved", "Submitted", "Rejected")
+DEFAULT_BONUS_STATUSES: Final = ("Approved",)
 OWN_KEYS: Final = ("op", "id", "barrier")
 
 #: op → (form, the item's id parameter, the bulk parameter replacing it)
@@ -85,6 +95,7 @@ _FORMS: Final[Mapping[str, tuple[Bulk, str, str]]] = {
     "RejectQualificationRequest": (Bulk.REQUESTS, "QualificationRequestId", "QualificationTypeId"),
     "ApproveAssignment": (Bulk.ASSIGNMENTS, "AssignmentId", "HITId"),
     "RejectAssignment": (Bulk.ASSIGNMENTS, "AssignmentId", "HITId"),
+    "SendBonus": (Bulk.BONUSES, "AssignmentId", "HITId"),
 }
 #: A valid stand-in for the item id while the rest of a bulk line is validated.
 _PLACEHOLDER: Final = {
@@ -192,13 +203,34 @@ def _worker_list(name: str, value: object, out: list[Problem]) -> list[str] | No
     return list(dict.fromkeys(value)) if len(out) == before else None
 
 
-def _filters(rec: dict[str, Any], listed: bool, out: list[Problem]) -> dict[str, Any]:
+def _bonus_key(key: str, value: object, out: list[Problem]) -> object:
+    """Check ``statuses`` or ``unless_paid`` of a bonus-by-HIT line; return it normalised."""
+    if key == "unless_paid":
+        if not isinstance(value, bool):
+            out.append(f"unless_paid must be true or false, not {value!r}")
+        return value
+    shown = ", ".join(BONUS_STATUSES)
+    if (
+        not isinstance(value, list)
+        or not value
+        or any(not isinstance(s, str) or s not in BONUS_STATUSES for s in value)
+    ):
+        out.append(f"statuses must be a list of assignment statuses among {shown}, not {value!r}")
+        return None
+    return sorted(set(value))
+
+
+def _filters(
+    rec: dict[str, Any], listed: bool, out: list[Problem], *, bonuses: bool = False
+) -> dict[str, Any]:
     """Pop and check the lower-case keys of a bulk line; return the normalised filters."""
     found: dict[str, Any] = {}
     for key in [k for k in rec if not isinstance(k, str) or k[:1].islower()]:
         value = rec.pop(key)
-        if key not in FILTERS:
-            known = (*OWN_KEYS, *FILTERS) if listed else OWN_KEYS
+        if bonuses and key in BONUS_KEYS:
+            found[key] = _bonus_key(key, value, out)
+        elif key not in FILTERS:
+            known = (*OWN_KEYS, *FILTERS, *(BONUS_KEYS if bonuses else ())) if listed else OWN_KEYS
             out.append(
                 f"unknown key {key!r} (turkbatch's own keys are {', '.join(known[:-1])} "
                 f"and {known[-1]}){suggest(str(key), known)}"
@@ -245,13 +277,21 @@ def parse(op: str, rec: dict[str, Any]) -> Form | list[Problem] | None:
         return None
     rec = dict(rec)
     out: list[Problem] = []
-    filters = _filters(rec, bulk in LISTED, out)
+    filters = _filters(rec, bulk in LISTED, out, bonuses=bulk is Bulk.BONUSES)
     if bulk is Bulk.CHUNKS:
         return _chunks(rec, filters, out)
-    if item in rec:
+    items = ("WorkerId", item) if bulk is Bulk.BONUSES else (item,)
+    if any(name in rec for name in items):
+        one, means = f"{item} (one item)", _MEANS[parent]
+        if bulk is Bulk.BONUSES:
+            one = "WorkerId and AssignmentId (one payment)"
+            means = "a bonus for every Approved assignment of that HIT"
+        out.insert(0, f"give {one} or {parent} ({means}), not both")
+        return out
+    if bulk is Bulk.BONUSES and "UniqueRequestToken" in rec:
         out.insert(
             0,
-            f"give {item} (one item) or {parent} ({_MEANS[parent]}), not both",
+            "a bonus-by-HIT line takes no UniqueRequestToken: each payment gets its own",
         )
         return out
     params = dict(rec)
@@ -261,8 +301,9 @@ def parse(op: str, rec: dict[str, Any]) -> Form | list[Problem] | None:
     else:
         listing = "ListQualificationRequests" if bulk is Bulk.REQUESTS else "ListAssignmentsForHIT"
         out.extend(_strict(listing)({parent: value}))
-    rec[item] = _PLACEHOLDER[item]
-    out.extend(v for v in _strict(op)(rec) if v.path[:1] != (item,))
+    for name in items:
+        rec[name] = _PLACEHOLDER[name]
+    out.extend(v for v in _strict(op)(rec) if v.path[:1] not in {(name,) for name in items})
     if out:
         return out
     if bulk is not Bulk.WORKERS:

@@ -195,7 +195,8 @@ def plan(
     def param(name: str, flag: str) -> str:
         found = names.get(_norm(name))
         if found is None:
-            hint = bulk.suggest(name, names.values())
+            params = [v for v in names.values() if v[:1].isupper()]  # API parameters first
+            hint = bulk.suggest(name, params) or bulk.suggest(name, names.values())
             raise UsageError(f"{flag}: {modern} takes no parameter {name!r}{hint}")
         return found
 

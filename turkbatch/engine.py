@@ -39,7 +39,7 @@ import structlog
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from turkbatch import expand, guards, jobs, money, payments, reconcile
+from turkbatch import expand, guards, hitbonus, jobs, money, payments, reconcile
 from turkbatch import plan as planning
 from turkbatch.backoff import DEFAULT_MAX_ATTEMPTS, Backoff
 from turkbatch.caller import Caller
@@ -193,7 +193,8 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
             return jobs.iter_items(items)
 
     name = str(job) if isinstance(job, str | Path) else "<items>"
-    preflight = guards.preflight(name, source, stats, settings, journal_path)
+    by_hit = bool(stats.bulk.get(Bulk.BONUSES))  # the guards need those lines listed first
+    preflight = None if by_hit else guards.preflight(name, source, stats, settings, journal_path)
     async with contextlib.AsyncExitStack() as stack:
         settings = await _connect(stack, settings, sim)
         client_settings = replace(settings.client, max_pool_connections=settings.concurrency)
@@ -202,6 +203,9 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
         summary = Summary(
             journal=str(journal_path), endpoint=client_settings.url, operations=stats.operations
         )
+        if by_hit:
+            source = await _list_hit_bonuses(source, _caller(settings, client, summary), summary)
+            preflight = guards.preflight(name, source, stats, settings, journal_path)
         if preflight is not None:
             preflight.endpoint = client_settings.url
             await guards.check(preflight, settings, _caller(settings, client, summary).balance)
@@ -266,9 +270,46 @@ async def plan(
     stats = jobs.check_job(job)
     journal_path = settings.journal or journal_path_for(job, sim=sim)
     state = Journal.read(journal_path) if journal_path.exists() else None
+
+    def source() -> Iterator[jobs.Operation | jobs.Barrier]:
+        return jobs.read_job(job, checked=True)
+
+    if offline:
+        return _survey(str(job), source, stats, settings, state, journal_path)
+    async with contextlib.AsyncExitStack() as stack:
+        settings = await _connect(stack, replace(settings, max_attempts=3), sim)
+        client = await stack.enter_async_context(MTurkClient(settings.client))
+        caller = _caller(settings, client, Summary())
+        balance: Decimal | None = None
+        error: str | None = None
+        try:
+            await client.check_credentials()
+        except UsageError as exc:
+            error = str(exc)
+        else:
+            if stats.bulk.get(Bulk.BONUSES):  # what they pay is known once listed
+                source = await _list_hit_bonuses(source, caller, None)
+            try:
+                balance = await caller.balance()
+            except OperationError as exc:
+                error = str(exc)
+    result = _survey(str(job), source, stats, settings, state, journal_path)
+    result.endpoint, result.balance, result.balance_error = settings.client.url, balance, error
+    return result
+
+
+def _survey(
+    name: str,
+    source: Callable[[], Iterator[jobs.Operation | jobs.Barrier]],
+    stats: jobs.JobStats,
+    settings: Settings,
+    state: JournalState | None,
+    journal_path: Path,
+) -> planning.Plan:
+    """Survey the job against its journal (its ledger too: the conflicts ``run`` refuses)."""
     result = planning.survey(
-        str(job),
-        jobs.read_job(job, checked=True),
+        name,
+        source(),
         expand=expand.plan_expansion,
         state=state,
         journal=str(journal_path),
@@ -278,25 +319,32 @@ async def plan(
     )
     if state is not None and not payments.unchanged(state, stats.digest):
         conflicts = payments.find_conflicts(
-            state,
-            lambda: jobs.read_job(job, checked=True),
-            str(journal_path),
-            retry_failed=settings.retry_failed,
+            state, source, str(journal_path), retry_failed=settings.retry_failed
         )
         if conflicts and settings.edited_payments is None:
-            result.conflicts = payments.refusal(conflicts, str(job))
-    if offline:
-        return result
-    async with contextlib.AsyncExitStack() as stack:
-        settings = await _connect(stack, replace(settings, max_attempts=3), sim)
-        client = await stack.enter_async_context(MTurkClient(settings.client))
-        result.endpoint = settings.client.url
-        try:
-            await client.check_credentials()
-            result.balance = await _caller(settings, client, Summary()).balance()
-        except (UsageError, OperationError) as exc:
-            result.balance_error = str(exc)
+            result.conflicts = payments.refusal(conflicts, name)
     return result
+
+
+Source = Callable[[], Iterator[jobs.Operation | jobs.Barrier]]
+
+
+async def _list_hit_bonuses(source: Source, caller: Caller, summary: Summary | None) -> Source:
+    """
+    List every bonus-by-HIT line's assignments (read-only), before anything else is
+    decided; return the job with those lines replaced by the payments they make.
+
+    Raises:
+        Refused: a listing failed; nothing was sent.
+    """
+    listing = await hitbonus.list_bonuses(source(), caller.body, source())
+    if summary is not None:
+        summary.operations += listing.payments - listing.lines
+
+    def listed() -> Iterator[jobs.Operation | jobs.Barrier]:
+        return hitbonus.expanded(source(), listing)
+
+    return listed
 
 
 async def _connect(stack: contextlib.AsyncExitStack, settings: Settings, sim: bool) -> Settings:

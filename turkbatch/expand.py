@@ -16,6 +16,8 @@ requests       Accept/RejectQualificationRequest per        the QualificationReq
                pending request of the type
 assignments    Approve/RejectAssignment per Submitted       the AssignmentId
                (and, to override, Rejected) assignment
+bonuses        SendBonus per assignment in the line's       the AssignmentId (re-keyed
+               statuses (default Approved)                  by payment: ``hitbonus``)
 =============  ==========================================  ============================
 
 The first two are known from the line (:func:`expand_static`, :func:`count_static`);
@@ -36,7 +38,7 @@ from typing import Any, Final
 
 import structlog
 
-from turkbatch.bulk import LISTED, Bulk, as_epoch
+from turkbatch.bulk import DEFAULT_BONUS_STATUSES, LISTED, Bulk, as_epoch
 from turkbatch.errors import OperationError
 from turkbatch.jobs import Operation
 from turkbatch.plan import Expansion
@@ -52,6 +54,7 @@ __all__ = [
     "count_static",
     "expand_listed",
     "expand_static",
+    "filters_test",
     "notify",
     "notify_outcome",
     "plan_expansion",
@@ -77,6 +80,7 @@ SOFT_RETRIES: Final = 3
 LISTINGS: Final[Mapping[Bulk, str]] = {
     Bulk.REQUESTS: "ListQualificationRequests",
     Bulk.ASSIGNMENTS: "ListAssignmentsForHIT",
+    Bulk.BONUSES: "ListAssignmentsForHIT",
 }
 
 Request = Callable[[str, Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
@@ -95,6 +99,7 @@ _LISTED: Final[Mapping[Bulk, _Listed]] = {
         "QualificationRequests", "QualificationRequestId", "QualificationTypeId"
     ),
     Bulk.ASSIGNMENTS: _Listed("Assignments", "AssignmentId", "HITId"),
+    Bulk.BONUSES: _Listed("Assignments", "AssignmentId", "HITId"),
 }
 
 
@@ -151,18 +156,28 @@ def plan_expansion(op: Operation) -> Expansion:
 
 def _keeper(op: Operation, spec: _Listed) -> Callable[[Mapping[str, Any]], bool]:
     """Return the test an item must pass: the line's parent, statuses and filters."""
-    filters = op.filters or {}
     parent = op.params[spec.parent]
-    after, before = filters.get("submitted_after"), filters.get("submitted_before")
-    only = frozenset(filters["workers"]) if "workers" in filters else None
-    never = frozenset(filters.get("except_workers", ()))
     statuses = frozenset(_statuses(op))
+    passes = filters_test(op)
 
     def keep(item: Mapping[str, Any]) -> bool:
         if item.get(spec.parent, parent) != parent:
             return False
         if statuses and item.get("AssignmentStatus", "Submitted") not in statuses:
             return False
+        return passes(item)
+
+    return keep
+
+
+def filters_test(op: Operation) -> Callable[[Mapping[str, Any]], bool]:
+    """Return the test of a listed line's filters (workers, submit times) on a listed item."""
+    filters = op.filters or {}
+    after, before = filters.get("submitted_after"), filters.get("submitted_before")
+    only = frozenset(filters["workers"]) if "workers" in filters else None
+    never = frozenset(filters.get("except_workers", ()))
+
+    def passes(item: Mapping[str, Any]) -> bool:
         worker = item.get("WorkerId")
         if (only is not None and worker not in only) or worker in never:
             return False
@@ -173,10 +188,12 @@ def _keeper(op: Operation, spec: _Listed) -> Callable[[Mapping[str, Any]], bool]
             return False
         return (after is None or submitted >= after) and (before is None or submitted < before)
 
-    return keep
+    return passes
 
 
 def _statuses(op: Operation) -> list[str]:
+    if op.bulk is Bulk.BONUSES:
+        return list((op.filters or {}).get("statuses") or DEFAULT_BONUS_STATUSES)
     if op.bulk is not Bulk.ASSIGNMENTS:
         return []
     if op.op == "ApproveAssignment" and op.params.get("OverrideRejection") is True:
@@ -237,6 +254,7 @@ async def expand_listed(
         params["AssignmentStatuses"] = statuses
     rest = {k: v for k, v in op.params.items() if k != spec.parent}
     keep = _keeper(op, spec)
+    paying = op.bulk is Bulk.BONUSES  # a bonus names the worker too
     seen: set[str] = set()
     for number in range(1, max_passes + 1):
         if number > 1 and settle is not None:
@@ -249,7 +267,8 @@ async def expand_listed(
                     continue
                 seen.add(ident)
                 new += 1
-                yield _child(op, ident, {spec.item: ident, **rest})
+                who = {"WorkerId": item.get("WorkerId")} if paying else {}
+                yield _child(op, ident, {**who, spec.item: ident, **rest})
         log.debug("expand.pass", key=op.key, listing=listing, number=number, new=new)
         if not new:
             return

@@ -471,14 +471,14 @@ def _scan(
             key = state.payment(rec)  # a bonus is keyed by what it pays, however spelt
         elif reading and ident is None:
             key = state.key(digest)
-        if reading and op in TOKEN_OPERATIONS and TOKEN not in rec:
+        if reading and form is None and op in TOKEN_OPERATIONS and TOKEN not in rec:
             # A token covers the content: two job files that both use "id": "row-1" on
             # the same day must not share a token, or MTurk would refuse the second call
             # as "already processed". (A bonus's key is its payment already.)
             seed = key if ident is None or op == "SendBonus" else f"{key}@{digest[:12].hex()}"
             rec[TOKEN] = token_for(seed)
         by_op[op] = by_op.get(op, 0) + 1
-        if op == "SendBonus":
+        if op == "SendBonus" and form is None:  # (a bonus-by-HIT line is priced once listed)
             amount = rec["BonusAmount"]
             amounts[amount] = amounts.get(amount, 0) + 1
             if len(amounts) > 4096:

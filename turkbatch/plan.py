@@ -397,7 +397,7 @@ def survey(
                 p.in_doubt += 1
             sending = True
         p.to_send += sending
-        if op == "SendBonus":
+        if op == "SendBonus" and item.bulk is None:  # (a bonus by HIT: priced once listed)
             text = item.params["BonusAmount"]
             job_bonuses.add(text)
             if sending:

@@ -221,8 +221,13 @@ async def _look_up(request: Request, assignments: Iterable[str]) -> Counter[str]
 
 async def bonus_payments(request: Request, assignment_id: str) -> list[Mapping[str, Any]]:
     """Every bonus payment of an assignment, robust to MTurk's trailing NextToken."""
+    return await payments_of(request, {"AssignmentId": assignment_id})
+
+
+async def payments_of(request: Request, where: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Every bonus payment of an assignment or a HIT (``where``: its id), every page."""
     payments: list[Mapping[str, Any]] = []
-    params: dict[str, Any] = {"AssignmentId": assignment_id, "MaxResults": 100}
+    params: dict[str, Any] = {**where, "MaxResults": 100}
     while True:
         body = await request("ListBonusPayments", params)
         page = body.get("BonusPayments") or []

@@ -36,7 +36,7 @@ from typing import Any, Final
 import anyio
 
 from turkbatch import expand, jobs, report
-from turkbatch.bulk import Bulk, as_epoch
+from turkbatch.bulk import Bulk
 from turkbatch.errors import PermanentError
 from turkbatch.journal import JournalState
 from turkbatch.payouts import Assignments, Request, learn_hits, message, pages
@@ -390,16 +390,4 @@ def _fate(
 
 def _passes(op: jobs.Operation, item: Mapping[str, Any]) -> bool:
     """Whether a listed item passes a bulk line's filters (as ``run`` applies them)."""
-    filters = op.filters or {}
-    worker = item.get("WorkerId")
-    if "workers" in filters and worker not in filters["workers"]:
-        return False
-    if worker in filters.get("except_workers", ()):
-        return False
-    after, before = filters.get("submitted_after"), filters.get("submitted_before")
-    if after is None and before is None:
-        return True
-    submitted = as_epoch(item.get("SubmitTime"))
-    if submitted is None:
-        return False
-    return (after is None or submitted >= after) and (before is None or submitted < before)
+    return expand.filters_test(op)(item)

@@ -29,7 +29,7 @@ from typing import Any, Final
 import anyio
 import structlog
 
-from turkbatch import engine, jobs, money
+from turkbatch import engine, hitbonus, jobs, money
 from turkbatch.backoff import DEFAULT_MAX_ATTEMPTS, Backoff
 from turkbatch.bulk import Bulk
 from turkbatch.caller import Caller
@@ -121,6 +121,10 @@ async def verify(
         if state is not None and not _describes(state, path, client_settings.url, sim, result):
             state = None
         checker = _Checker(client, settings, result, len(ops))
+        if any(op.bulk is Bulk.BONUSES for op in ops):  # the payments a run would make now
+            listing = await hitbonus.list_bonuses(ops, checker.request, ops)
+            ops = [op for op in hitbonus.expanded(ops, listing) if isinstance(op, jobs.Operation)]
+            checker.total = len(ops)
         try:
             async with anyio.create_task_group() as tg:
                 if settings.progress is not None:
