@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp.web
 import anyio
 import orjson
 import pytest
@@ -397,3 +399,171 @@ def test_an_empty_or_odd_endpoint_url_is_refused(tmp_path: Path) -> None:
         result = turkbatch("run", str(job), "--endpoint-url", url)
         assert result.returncode == 2 and "--endpoint-url must be" in result.stderr
         assert not (tmp_path / "job.journal.jsonl").exists()
+
+
+# --- a failing setting stops the run; the corrected run sends --------------------------
+
+
+def closed_port() -> str:
+    """The URL of a loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def journal_records(path: Path) -> list[dict[str, Any]]:
+    """The journal's records, or none when no journal was written."""
+    if not path.exists():
+        return []
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("where", ["refused", "dns"])
+@pytest.mark.parametrize("balance", ["checked", "--no-balance-check"])
+def test_an_unreachable_endpoint_stops_at_once_and_the_corrected_run_sends(
+    sim_process: Callable[..., str], tmp_path: Path, where: str, balance: str
+) -> None:
+    """
+    A closed port or a name that does not resolve stops the run at once (no retries),
+    exit 2, naming the cause and --endpoint-url, never blaming IAM; the journal records
+    nothing failed, so the run against the right endpoint pays without --retry-failed.
+    """
+    job = write_bonuses(tmp_path / "job.jsonl", 3)
+    with job.open("a") as f:
+        f.write('{"op": "ApproveAssignment", "AssignmentId": "3ASSIGNAPPROVE01"}\n')
+    wrong = closed_port() if where == "refused" else "http://mturk.turkbatch.invalid"
+    extra = [balance] if balance.startswith("--") else []
+    result = turkbatch("run", str(job), "--endpoint-url", wrong, "--progress", "0", *extra)
+    assert result.returncode == 2, result.stderr
+    cause = "connection refused" if where == "refused" else "cannot be resolved"
+    assert cause in result.stderr and "--endpoint-url" in result.stderr
+    assert "nothing was sent" in result.stderr
+    assert "Traceback" not in result.stderr and "mechanicalturk:" not in result.stderr
+    journal = tmp_path / "job.journal.jsonl"
+    assert not any(r["t"] == "failed" for r in journal_records(journal))
+    url = sim_process()
+    fixed = turkbatch("run", str(job), "--endpoint-url", url, "--quiet")
+    assert fixed.returncode == 0, fixed.stderr
+    assert len(ledger(url)["bonuses"]) == 3
+    assert counters(url)["SendBonus"] == 3 and counters(url)["ApproveAssignment"] == 1
+
+
+@pytest.mark.parametrize("balance", ["checked", "--no-balance-check"])
+def test_refused_credentials_stop_the_run_and_the_corrected_run_pays(
+    sim_process: Callable[..., str], tmp_path: Path, balance: str
+) -> None:
+    """
+    A wrong secret (the endpoint refuses the signature) or an unknown key stops the run,
+    exit 2, naming which and how to fix it, not IAM; with the right pair the same command
+    pays each bonus once.
+    """
+    url = sim_process("--credentials", "AKIDGOODGOODGOOD:goodsecret")
+    job = write_bonuses(tmp_path / "job.jsonl", 3)
+    extra = [balance] if balance.startswith("--") else []
+    args = ["run", str(job), "--endpoint-url", url, "--progress", "0", *extra]
+
+    def run_with(key: str, secret: str) -> subprocess.CompletedProcess[str]:
+        env = os.environ | {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret}
+        return subprocess.run(
+            [sys.executable, "-m", "turkbatch", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+
+    bad_secret = run_with("AKIDGOODGOODGOOD", "wrongsecret")
+    assert bad_secret.returncode == 2, bad_secret.stderr
+    assert "secret key" in bad_secret.stderr and "nothing was sent" in bad_secret.stderr
+    bad_key = run_with("AKIDUNKNOWNUNKNOWN", "goodsecret")
+    assert bad_key.returncode == 2, bad_key.stderr
+    assert "refused the credentials" in bad_key.stderr
+    for result in (bad_secret, bad_key):
+        assert "mechanicalturk:GetAccountBalance" not in result.stderr
+        assert "Traceback" not in result.stderr
+    assert ledger(url)["bonuses"] == []
+    journal = tmp_path / "job.journal.jsonl"
+    assert not any(r["t"] == "failed" for r in journal_records(journal))
+    good = run_with("AKIDGOODGOODGOOD", "goodsecret")
+    assert good.returncode == 0, good.stderr
+    paid = Counter(b["AssignmentId"] for b in ledger(url)["bonuses"])
+    assert len(paid) == 3 and set(paid.values()) == {1}
+
+
+def test_the_closed_sandbox_default_points_to_sim_and_endpoint_url(tmp_path: Path) -> None:
+    """
+    With no endpoint flag, an unreachable sandbox (MTurk closed on 2026-09-30) is named as
+    such, with --sim and --endpoint-url as the way on; exit 2, nothing written. (The
+    sandbox URL is pointed at a closed loopback port.)
+    """
+    job = write_bonuses(tmp_path / "job.jsonl", 1)
+    result = subprocess.run(
+        [sys.executable, "-c", REDIRECTED, closed_port(), closed_port(), "run", str(job)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "closed on 2026-09-30" in result.stderr and "sandbox" in result.stderr
+    assert "--sim" in result.stderr and "--endpoint-url" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "job.journal.jsonl").exists()
+
+
+async def test_credentials_expiring_mid_run_stop_it_with_exit_1(tmp_path: Path) -> None:
+    """
+    Credentials that expire part-way (an endpoint that pays 2 bonuses, then answers
+    ExpiredTokenException) stop the run: exit 1, the summary says why, what was paid is
+    done, nothing is recorded failed, and the unsent bonuses' intents are withdrawn, not
+    left in doubt.
+    """
+    answered = 0
+
+    async def endpoint(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        nonlocal answered
+        answered += 1
+        if answered <= 2:
+            return aiohttp.web.json_response({}, content_type="application/x-amz-json-1.1")
+        body = {"__type": "ExpiredTokenException", "message": "The security token expired"}
+        return aiohttp.web.json_response(
+            body, status=400, content_type="application/x-amz-json-1.1"
+        )
+
+    app = aiohttp.web.Application()
+    app.router.add_post("/", endpoint)
+    runner = aiohttp.web.AppRunner(app)
+    await runner.setup()
+    site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    job = write_bonuses(tmp_path / "job.jsonl", 6)
+    try:
+        result = await anyio.run_process(
+            [
+                sys.executable,
+                "-m",
+                "turkbatch",
+                "run",
+                str(job),
+                "--endpoint-url",
+                f"http://127.0.0.1:{port}",
+                "--no-balance-check",
+                "--concurrency",
+                "1",
+                "--progress",
+                "0",
+            ],
+            check=False,
+        )
+    finally:
+        await runner.cleanup()
+    out, err = result.stdout.decode(), result.stderr.decode()
+    assert result.returncode == 1, err
+    assert "stopped early: the credentials have expired" in out and "refresh" in out
+    records = journal_records(tmp_path / "job.journal.jsonl")
+    kinds = Counter(r["t"] for r in records)
+    assert kinds["done"] == 2 and kinds["failed"] == 0
+    intents = {r["k"] for r in records if r["t"] == "intent"}
+    settled = {r["k"] for r in records if r["t"] in ("done", "withdrawn")}
+    assert intents <= settled, "an unsent bonus was left in doubt"
+    assert "Traceback" not in err

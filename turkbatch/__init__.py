@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         JournalError,
         OperationError,
         Refused,
+        SettingError,
         TurkbatchError,
         UsageError,
     )
@@ -34,6 +35,7 @@ _HOMES = {
     "JournalError": "turkbatch.errors",
     "OperationError": "turkbatch.errors",
     "Refused": "turkbatch.errors",
+    "SettingError": "turkbatch.errors",
     "TurkbatchError": "turkbatch.errors",
     "UsageError": "turkbatch.errors",
     "Outcome": "turkbatch.summary",
@@ -46,6 +48,7 @@ __all__ = [
     "OperationError",
     "Outcome",
     "Refused",
+    "SettingError",
     "Settings",
     "Summary",
     "TurkbatchError",

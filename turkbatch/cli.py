@@ -31,7 +31,7 @@ import anyio
 from turkbatch import __version__, engine, logs, money, plan_text, progress
 from turkbatch import plan as planning
 from turkbatch.client import DEFAULT_REGION, PRODUCTION_URL, SANDBOX_URL, ClientSettings
-from turkbatch.errors import JobError, JournalError, Refused, UsageError
+from turkbatch.errors import JobError, JournalError, Refused, SettingError, UsageError
 from turkbatch.summary import ExitCode
 
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -314,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     except JobError as exc:
         print(exc.render(), file=sys.stderr)
         print(f"turkbatch: {exc.path} is invalid; nothing was sent", file=sys.stderr)
+    except SettingError as exc:
+        print(f"turkbatch: {exc}", file=sys.stderr)
+        print("turkbatch: nothing was sent", file=sys.stderr)
     except Refused as exc:
         print("turkbatch: refused; nothing was sent:", file=sys.stderr)
         print("\n".join(f"  - {r}" for r in exc.reasons), file=sys.stderr)

@@ -46,6 +46,7 @@ from turkbatch.errors import (
     JournalError,
     OperationError,
     PermanentError,
+    SettingError,
     UsageError,
 )
 from turkbatch.jobs import Bulk
@@ -213,6 +214,8 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
         )
         await runner.run(source)
     t = summary.totals()
+    if runner.setting_error is not None and not (t.done or t.already or t.failed):
+        raise runner.setting_error  # nothing was sent: exit 2, the journal as it was
     log.info(
         "run.finished",
         done=t.done,
@@ -311,6 +314,7 @@ class _Run(Caller):
         self._unsent: dict[str, str] = {}  # key → op: intent staged, call not yet sent
         self._done_seen = 0
         self._workers = anyio.CancelScope()
+        self.setting_error: SettingError | None = None  # why the run stopped, if it did
 
     async def run(self, source: Callable[[], Iterator[jobs.Operation | jobs.Barrier]]) -> None:
         """Settle what is in doubt, then produce and work until done or stopped."""
@@ -613,6 +617,9 @@ class _Run(Caller):
         return str(status) if status else None
 
     async def _failed(self, item: jobs.Operation, exc: OperationError) -> None:
+        if isinstance(exc, SettingError):
+            self._setting_failed(item, exc)
+            return
         await self.journal.failed(item.key, op=item.op, error=exc.as_dict())
         self._finish(item, Outcome.FAILED)
         log.warning(
@@ -624,6 +631,21 @@ class _Run(Caller):
             turk_code=exc.turk_code,
             message=exc.message,
         )
+
+    def _setting_failed(self, item: jobs.Operation, exc: SettingError) -> None:
+        """
+        Stop the run: the setting failed, not the operation, so nothing is recorded failed.
+
+        The item stays pending; a token call that never reached MTurk has its intent
+        withdrawn (when the run ends), one that may have stays in doubt.
+        """
+        if item.token is not None and not exc.maybe_sent:
+            self._unsent[item.key] = item.op
+        self.summary.count(item.op, Outcome.PENDING)
+        if self.setting_error is None:
+            self.setting_error = exc
+            log.info("run.setting_failed", op=item.op, code=exc.code, message=exc.message)
+            self.stop(exc.message)
 
     def _reserve(self, item: jobs.Operation) -> bool:
         """Set a payment's cost against ``max_spend``; stop the run rather than pass it."""
