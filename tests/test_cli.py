@@ -108,7 +108,10 @@ def test_production_needs_confirmation(tmp_path: Path) -> None:
 def test_interrupt_and_resume_pays_each_bonus_once(
     sim_process: Callable[..., str], tmp_path: Path, signals: int
 ) -> None:
-    """SIGINT (once: graceful; twice: at once) exits 130; running again finishes exactly once."""
+    """
+    SIGINT (once: graceful; twice: at once) exits 130; the printed resume command, run as
+    printed, finishes the job exactly once.
+    """
     url = sim_process("--latency", "100")
     n = 120
     job = write_bonuses(tmp_path / "job.jsonl", n)
@@ -139,18 +142,10 @@ def test_interrupt_and_resume_pays_each_bonus_once(
     assert "Resume with" in err
     paid_before = len(ledger(url)["bonuses"])
     assert paid_before < n
-    resumed = turkbatch(
-        "run",
-        str(job),
-        "--endpoint-url",
-        url,
-        "--concurrency",
-        "16",
-        "--rate",
-        "500",
-        "--quiet",
-    )
-    assert resumed.returncode == 0, resumed.stderr
+    # The hint runs as printed, in a shell (``turkbatch`` alone may not be on PATH).
+    printed = err.rsplit("Resume with: ", 1)[1].strip()
+    resumed = subprocess.run(printed, shell=True, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, (printed, resumed.stderr)
     paid = Counter(b["AssignmentId"] for b in ledger(url)["bonuses"])
     assert len(paid) == n and set(paid.values()) == {1}
 
@@ -567,3 +562,227 @@ async def test_credentials_expiring_mid_run_stop_it_with_exit_1(tmp_path: Path) 
     settled = {r["k"] for r in records if r["t"] in ("done", "withdrawn")}
     assert intents <= settled, "an unsent bonus was left in doubt"
     assert "Traceback" not in err
+
+
+# --- no traceback for anything a user can type ---------------------------------------
+
+
+def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
+    """Nothing Python-internal on either stream."""
+    for text in (result.stdout, result.stderr):
+        for needle in ("Traceback", "Exception ignored", "BrokenPipeError", "Error:"):
+            assert needle not in text, (needle, text)
+
+
+def test_a_directory_or_a_pipe_is_refused_in_one_line(tmp_path: Path) -> None:
+    """
+    A directory or a FIFO as the job, the journal or the log file is refused in one line
+    naming it, exit 2, before anything opens it (a FIFO would hang); the same command with
+    files runs.
+    """
+    job = write_bonuses(tmp_path / "job.jsonl", 2)
+    folder, fifo = tmp_path / "folder", tmp_path / "fifo"
+    folder.mkdir()
+    os.mkfifo(fifo)
+    cases = {
+        ("run", str(folder), "--sim"): f"{folder} is a directory, not a job file",
+        ("run", str(fifo), "--sim"): f"{fifo} is not a regular file",
+        ("run", str(job), "--sim", "--journal", str(folder)): "is a directory, not a journal",
+        ("run", str(job), "--sim", "--journal", str(fifo)): f"{fifo} is not a regular file",
+        ("run", str(job), "--sim", "--log-file", str(fifo)): f"{fifo} is not a regular file",
+        ("plan", str(fifo), "--offline"): f"{fifo} is not a regular file",
+        ("policy", str(folder)): f"{folder} is a directory, not a job file",
+        ("status", str(folder)): f"{folder} is a directory, not a journal",
+        ("status", str(fifo)): f"{fifo} is not a regular file",
+        ("report", str(fifo)): f"{fifo} is not a regular file",
+    }
+    for args, message in cases.items():
+        result = turkbatch(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr and len(result.stderr.splitlines()) == 1, args
+        no_traceback(result)
+    assert not (tmp_path / "job.journal.jsonl").exists()
+    assert turkbatch("run", str(job), "--sim", "--quiet").returncode == 0
+
+
+def test_out_of_range_pace_is_a_usage_error(tmp_path: Path) -> None:
+    """
+    --rate below the limiter's floor (0.5), nan, inf or not a number, and --concurrency 0
+    are usage errors naming the flag (exit 2, nothing written); in range, the run works.
+    """
+    job = write_bonuses(tmp_path / "job.jsonl", 2)
+    for flag, value in [
+        ("--rate", "0.1"),
+        ("--rate", "nan"),
+        ("--rate", "inf"),
+        ("--rate", "-1"),
+        ("--rate", "fast"),
+        ("--concurrency", "0"),
+        ("--concurrency", "-3"),
+        ("--grace", "nan"),
+        ("--progress", "-1"),
+        ("--cli-read-timeout", "0"),
+    ]:
+        result = turkbatch("run", str(job), "--sim", flag, value)
+        assert result.returncode == 2, (flag, value, result.stderr)
+        assert f"argument {flag}:" in result.stderr and repr(value) in result.stderr
+        no_traceback(result)
+    assert not (tmp_path / "job.journal.jsonl").exists()
+    ok = turkbatch("run", str(job), "--sim", "--rate", "0.5", "--concurrency", "1", "--quiet")
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_output_into_a_closed_pipe_is_no_error(tmp_path: Path) -> None:
+    """
+    status, report, plan, policy and skeleton piped into a reader that has gone (``| head``)
+    end quietly with exit 0; run still exits with its outcome, its work done.
+    """
+    job = write_bonuses(tmp_path / "job.jsonl", 50)
+    journal = tmp_path / "job.journal.jsonl"
+
+    def into_closed_pipe(*args: str) -> subprocess.CompletedProcess[str]:
+        read, write = os.pipe()
+        os.close(read)  # the reader is gone before the first byte
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "turkbatch", *args],
+                stdout=write,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=120,
+            )
+        finally:
+            os.close(write)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, "", proc.stderr)
+
+    ran = into_closed_pipe("run", str(job), "--sim", "--quiet")
+    assert ran.returncode == 0, ran.stderr
+    no_traceback(ran)
+    assert sum(r["t"] == "done" for r in journal_records(journal)) == 50
+    for args in (
+        ("status", str(journal)),
+        ("report", str(journal)),
+        ("plan", str(job), "--offline"),
+        ("policy", str(job)),
+        ("skeleton", "SendBonus"),
+    ):
+        result = into_closed_pipe(*args)
+        assert result.returncode == 0, (args, result.stderr)
+        no_traceback(result)
+
+
+def test_a_missing_profile_is_named(tmp_path: Path) -> None:
+    """AWS_PROFILE or --profile naming no profile says which, exit 2, nothing sent."""
+    job = write_bonuses(tmp_path / "job.jsonl", 1)
+    env = os.environ | {"AWS_PROFILE": "nosuch"}
+    by_env = subprocess.run(
+        [sys.executable, "-m", "turkbatch", "run", str(job), "--endpoint-url", closed_port()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert by_env.returncode == 2 and "profile not found: nosuch" in by_env.stderr
+    no_traceback(by_env)
+    by_flag = turkbatch("run", str(job), "--endpoint-url", closed_port(), "--profile", "other")
+    assert by_flag.returncode == 2 and "profile not found: other" in by_flag.stderr
+    assert not (tmp_path / "job.journal.jsonl").exists()
+
+
+def test_a_job_and_a_journal_are_told_apart(tmp_path: Path) -> None:
+    """
+    A job given where a journal goes (or the other way round) is named for what it is,
+    exit 2; report --job naming an invalid job lists its errors instead of "not found".
+    """
+    job = write_bonuses(tmp_path / "job.jsonl", 2)
+    journal = tmp_path / "job.journal.jsonl"
+    assert turkbatch("run", str(job), "--sim", "--quiet").returncode == 0
+    status = turkbatch("status", str(job))
+    assert status.returncode == 2
+    assert f"{job} is a job file, not a journal (its journal is {journal}" in status.stderr
+    report = turkbatch("report", str(job))
+    assert report.returncode == 2 and "is a job file, not a journal" in report.stderr
+    run = turkbatch("run", str(journal), "--sim")
+    assert run.returncode == 2 and f"{journal} is a journal, not a job file" in run.stderr
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"op": "SendBonus", "WorkerId": "A1"}\n')
+    invalid = turkbatch("report", str(journal), "--job", str(bad))
+    assert invalid.returncode == 2 and f"{bad}:1: BonusAmount is required" in invalid.stderr
+    assert "not found" not in invalid.stderr and "nothing was sent" not in invalid.stderr
+    for result in (status, report, run, invalid):
+        no_traceback(result)
+    assert turkbatch("report", str(journal), "--job", str(job)).returncode == 0
+
+
+def test_ctrl_c_during_start_up_is_no_traceback(tmp_path: Path) -> None:
+    """
+    SIGINT at any moment of start-up (imports, parsing, the simulator starting) ends the
+    process quietly: exit 130 (or killed by the signal before Python could handle it).
+    """
+    job = write_bonuses(tmp_path / "job.jsonl", 1)
+    # The interpreter's own start-up (before any turkbatch code) is Python's business:
+    # begin once a bare interpreter would have started, measured on this machine now.
+    started = []
+    for _ in range(3):
+        begun = time.monotonic()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        started.append(time.monotonic() - begun)
+    for delay in (0.0, 0.05, 0.1, 0.2, 0.3, 0.45, 0.6):
+        delay += 2 * max(started)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "turkbatch", "run", str(job), "--sim", "--quiet"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode in (0, 130, -signal.SIGINT), (delay, proc.returncode, err)
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err, (delay, err)
+
+
+def test_conflicting_endpoints_are_named_before_asking_for_yes(tmp_path: Path) -> None:
+    """--sim with --production (or --endpoint-url) is a conflict, said before --yes is."""
+    job = write_bonuses(tmp_path / "job.jsonl", 1)
+    result = turkbatch("run", str(job), "--sim", "--production")
+    assert result.returncode == 2
+    assert "--sim and --production conflict" in result.stderr and "--yes" not in result.stderr
+    other = turkbatch("run", str(job), "--endpoint-url", "http://127.0.0.1:1", "--production")
+    assert "--endpoint-url and --production conflict" in other.stderr
+
+
+def test_global_options_work_after_every_command(
+    sim_process: Callable[..., str], tmp_path: Path
+) -> None:
+    """
+    --profile, --region, --endpoint-url, --debug and --output are accepted after any
+    command, as before it; --output is the format everywhere (report --output json is
+    JSON), and job from-csv writes its file with --to.
+    """
+    job = write_bonuses(tmp_path / "job.jsonl", 2)
+    journal = tmp_path / "job.journal.jsonl"
+    assert turkbatch("run", str(job), "--sim", "--quiet").returncode == 0
+    region = ("--region", "us-east-1")
+    for args in (
+        ("status", "--profile", "x", str(journal)),
+        ("status", str(journal), *region, "--debug"),
+        ("report", str(journal), "--endpoint-url", "http://127.0.0.1:1"),
+        ("policy", str(job), "--debug", *region),
+        ("skeleton", "SendBonus", *region, "--output", "json"),
+        ("plan", str(job), "--offline", "--profile", "x"),
+    ):
+        result = turkbatch(*args)
+        assert result.returncode == 0, (args, result.stderr)
+    as_json = turkbatch("report", str(journal), "--output", "json")
+    assert [row["outcome"] for row in json.loads(as_json.stdout)] == ["done", "done"]
+    csv_file = tmp_path / "pay.csv"
+    csv_file.write_text("WorkerId,AssignmentId,BonusAmount,Reason\nA1,3A1,1.00,thanks\n")
+    made = turkbatch(
+        "job", "from-csv", str(csv_file), "--op", "SendBonus", "--to", str(tmp_path / "p.jsonl")
+    )
+    assert made.returncode == 0 and (tmp_path / "p.jsonl").exists()
+    named = turkbatch("job", "from-csv", str(csv_file), "--op", "SendBonus", "--output", "x.jsonl")
+    assert named.returncode == 2 and "--to" in named.stderr and not Path("x.jsonl").exists()
+    url = sim_process("--debug", "--region", "us-east-1")
+    assert url.startswith("http://127.0.0.1:")

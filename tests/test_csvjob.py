@@ -74,7 +74,7 @@ def test_written_job_validates_and_keys_like_the_rows(tmp_path: Path) -> None:
         "row-2,A2,3A2,2.00,r,mine-2\n",
     )
     target = tmp_path / "out.jsonl"
-    assert cli(str(path), "--op", "GrantBonus", "--output", str(target)) == 0
+    assert cli(str(path), "--op", "GrantBonus", "--to", str(target)) == 0
     written = [orjson.loads(line) for line in target.read_bytes().splitlines()]
     assert written[0] == {"op": "SendBonus", "WorkerId": "A1", "AssignmentId": "3A1",
                           "BonusAmount": "1.00", "Reason": "r", "id": "row-1"}  # fmt: skip
@@ -137,7 +137,7 @@ def test_bad_rows_are_reported_with_spreadsheet_row_numbers_and_nothing_written(
         "A5,3A5,0,zero\n",
     )
     target = tmp_path / "out.jsonl"
-    assert cli(str(path), "--op", "SendBonus", "-o", str(target)) == 2
+    assert cli(str(path), "--op", "SendBonus", "--to", str(target)) == 2
     assert not target.exists() and not list(tmp_path.glob(".out.jsonl.*"))
     err = capsys.readouterr().err.splitlines()
     assert err == [

@@ -8,7 +8,6 @@ Names load on first use, so ``import turkbatch.sim`` does not pull in the engine
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,7 +24,9 @@ if TYPE_CHECKING:
     )
     from turkbatch.summary import Outcome, Summary
 
-__version__ = version("turkbatch")
+#: (read on first use: importing the package stays instant, so ``python -m turkbatch``
+#: can take over Ctrl-C before anything slow happens)
+__version__: str
 
 _HOMES = {
     "ClientSettings": "turkbatch.client",
@@ -59,6 +60,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("turkbatch")
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'turkbatch' has no attribute {name!r}")

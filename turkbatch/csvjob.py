@@ -17,7 +17,7 @@ feedback) is not read.
 
 Rows are numbered as a spreadsheet shows them (the header is row 1). Every row is
 validated exactly like a job line; any bad row is reported as ``FILE:ROW: message`` and
-nothing is written (exit 2). Otherwise the JSONL goes to ``--output`` (replaced
+nothing is written (exit 2). Otherwise the JSONL goes to ``--to`` (replaced
 atomically) or standard output (exit 0).
 """
 
@@ -47,9 +47,9 @@ __all__ = ["Report", "Spec", "add_parser", "convert", "run"]
 
 EXAMPLES: Final = """\
 examples:
-  turkbatch job from-csv payouts.csv --op SendBonus --set Reason="Thanks!" -o payouts.jsonl
+  turkbatch job from-csv payouts.csv --op SendBonus --set Reason="Thanks!" --to payouts.jsonl
   turkbatch job from-csv results.csv --op ApproveAssignment --set RequesterFeedback="Great"
-  turkbatch job from-csv results.csv --op RejectAssignment -o rejections.jsonl
+  turkbatch job from-csv results.csv --op RejectAssignment --to rejections.jsonl
   turkbatch job from-csv people.csv --op NotifyWorkers --map "Worker ID=WorkerIds" \\
       --set Subject="New study" --set MessageText="..."
 
@@ -259,13 +259,23 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         help="PARAM for every row whose own cell is missing or empty (repeatable)",
     )
     p.add_argument(
-        "--output", "-o", dest="csv_output", type=Path, metavar="PATH", help="default: stdout"
+        "--to",
+        dest="csv_output",
+        type=Path,
+        metavar="JOB",
+        help="write the job file JOB (default: standard output)",
     )
     p.add_argument(
         "--delimiter",
         dest="csv_delimiter",
         metavar="C",
-        help="field separator (default , or tab for .tsv)",
+        help="field separator (default: a comma, or a tab for .tsv)",
+    )
+    from turkbatch import cli
+
+    cli.connection_options(p, suppress=True)
+    cli.output_options(
+        p, suppress=True, hint="; the job is JSON Lines either way: write it to a file with --to"
     )
     return job
 

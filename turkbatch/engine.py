@@ -22,6 +22,7 @@ by :func:`turkbatch.client.classify`; in-doubt items are settled by
 from __future__ import annotations
 
 import contextlib
+import math
 import signal
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -51,6 +52,7 @@ from turkbatch.errors import (
 )
 from turkbatch.jobs import Bulk
 from turkbatch.journal import Journal
+from turkbatch.limits import MIN_RATE
 from turkbatch.progress import Lines
 from turkbatch.summary import Outcome, Snapshot, Summary
 
@@ -157,8 +159,8 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
         JournalError: the journal is locked, damaged or cannot be written.
     """
     settings = settings or Settings()
-    if settings.concurrency < 1 or settings.rate <= 0:
-        raise UsageError("--concurrency must be at least 1 and --rate above 0")
+    if settings.concurrency < 1 or not MIN_RATE <= settings.rate < math.inf:
+        raise UsageError(f"--concurrency must be at least 1 and --rate at least {MIN_RATE}")
     if isinstance(job, str | Path):
         stats = jobs.check_job(job)
         journal_path = settings.journal or journal_path_for(job)
