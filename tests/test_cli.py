@@ -786,3 +786,41 @@ def test_global_options_work_after_every_command(
     assert named.returncode == 2 and "--to" in named.stderr and not Path("x.jsonl").exists()
     url = sim_process("--debug", "--region", "us-east-1")
     assert url.startswith("http://127.0.0.1:")
+
+
+def test_an_amount_too_large_is_refused_in_validation(
+    sim_process: Callable[..., str], tmp_path: Path
+) -> None:
+    """
+    A BonusAmount of 27 digits (and a Reward of 12) is refused when the job is checked:
+    plan and run exit 2 with the line named, and nothing is sent even with every guard
+    off; the corrected amount runs.
+    """
+    url = sim_process()
+    job = tmp_path / "job.jsonl"
+    huge = "1" + "0" * 26
+    line = {"op": "SendBonus", "WorkerId": "A1", "AssignmentId": "3A1", "Reason": "r"}
+    hit = {
+        "op": "CreateHITType",
+        "AssignmentDurationInSeconds": 600,
+        "Reward": "1" * 12,
+        "Title": "t",
+        "Description": "d",
+    }
+    job.write_text(
+        orjson.dumps({**line, "BonusAmount": huge}).decode() + "\n" + orjson.dumps(hit).decode()
+    )
+    for args in (
+        ("plan", str(job), "--offline"),
+        ("run", str(job), "--endpoint-url", url, "--max-bonus", "none", "--no-balance-check"),
+    ):
+        result = turkbatch(*args)
+        assert result.returncode == 2, result.stderr
+        assert f"{job}:1: BonusAmount '{huge}' is more than the largest amount" in result.stderr
+        assert f"{job}:2: Reward '{'1' * 12}' is more than the largest amount" in result.stderr
+        no_traceback(result)
+    assert counters(url) == {}
+    job.write_text(orjson.dumps({**line, "BonusAmount": "1.00"}).decode() + "\n")
+    fixed = turkbatch("run", str(job), "--endpoint-url", url, "--quiet")
+    assert fixed.returncode == 0, fixed.stderr
+    assert len(ledger(url)["bonuses"]) == 1

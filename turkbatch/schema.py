@@ -9,6 +9,9 @@ model does not carry:
 
 - NotifyWorkers: at most 100 ``WorkerIds``, ``Subject`` ≤ 200, ``MessageText`` ≤ 4096;
 - SendBonus: ``BonusAmount`` must be greater than zero;
+- every amount (``BonusAmount``, ``Reward``) is at most $9,999,999,999.99: far past any
+  account, and small enough that every sum of a job's amounts stays exact (a 27-digit
+  amount would overflow the 28 digits of decimal arithmetic);
 - Approve/RejectAssignment: ``RequesterFeedback`` ≤ 1024, no ASCII control characters
   0-8, 11, 12, 14-31;
 - every string member whose name ends in ``Id`` is at most 64 characters.
@@ -61,7 +64,13 @@ _EXTRA: Final[Mapping[tuple[str, str], _Rules]] = {
     ("ApproveAssignment", "RequesterFeedback"): _FEEDBACK,
     ("RejectAssignment", "RequesterFeedback"): _FEEDBACK,
 }
-_HINTS: Final[Mapping[str, str]] = {r"^[0-9]+(\.)?[0-9]{0,2}$": " (at most 2 decimals)"}
+_AMOUNT_PATTERN: Final = r"^[0-9]+(\.)?[0-9]{0,2}$"
+_HINTS: Final[Mapping[str, str]] = {_AMOUNT_PATTERN: " (at most 2 decimals)"}
+#: The most digits an amount may have before its point, past leading zeros.
+AMOUNT_DIGITS: Final = 10
+MAX_AMOUNT: Final = "9999999999.99"
+# Past leading zeros, at most AMOUNT_DIGITS digits before the point (or the end).
+_AMOUNT_BOUND = re.compile(f"0*[0-9]{{0,{AMOUNT_DIGITS}}}(?![0-9])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +83,7 @@ class Violation:
         value: the offending value; ``None`` when the member is missing.
         rule: ``required``, ``unknown``, ``type``, ``min_length``, ``max_length``,
             ``pattern``, ``enum``, ``min``, ``max``, ``min_items``, ``max_items``,
-            ``forbidden_chars`` or ``positive``.
+            ``forbidden_chars``, ``positive`` or ``amount``.
         limit: the pattern, bound, enum values, expected type name, or (for
             ``unknown``) the member names allowed at that level.
     """
@@ -155,6 +164,7 @@ _DESCRIBE: Final[Mapping[str, Callable[[Violation, str], str]]] = {
     "max_items": lambda v, w: f"{w} has {_size(v.value)} items; at most {v.limit} per call",
     "forbidden_chars": _forbidden,
     "positive": lambda v, w: f"{w} {_show(v.value)} must be greater than 0",
+    "amount": lambda v, w: f"{w} {_show(v.value)} is more than the largest amount, {v.limit}",
 }
 
 
@@ -187,6 +197,7 @@ def _string(shape: Any, extra: _Rules) -> tuple[_Check, _Fast]:
     pattern: str | None = meta.get("pattern")
     enum = tuple(getattr(shape, "enum", None) or ())
     positive, forbidden = extra.get("positive", False), extra.get("forbidden", False)
+    amount = pattern == _AMOUNT_PATTERN
     rx = _anchored(pattern).search if pattern else None
     allowed = frozenset(enum)
 
@@ -202,6 +213,8 @@ def _string(shape: Any, extra: _Rules) -> tuple[_Check, _Fast]:
             out.append(Violation(path, v, "pattern", pattern))
         elif positive and _NONZERO.search(v) is None:
             out.append(Violation(path, v, "positive", 0))
+        elif amount and _AMOUNT_BOUND.match(v) is None:
+            out.append(Violation(path, v, "amount", MAX_AMOUNT))
         if allowed and v not in allowed:
             out.append(Violation(path, v, "enum", enum))
         if forbidden and _FORBIDDEN.search(v) is not None:
@@ -217,6 +230,8 @@ def _string(shape: Any, extra: _Rules) -> tuple[_Check, _Fast]:
         # Only ever paired with BonusAmount's digits-and-a-dot pattern: past leading zeros
         # and the dot, the next character must be a nonzero digit.
         parts.append(f"(?=[0.]*{_NONZERO.pattern})")
+    if amount:
+        parts.append(f"(?={_AMOUNT_BOUND.pattern})")
     if pattern:
         anchored = _anchored(pattern).pattern
         simple = anchored.startswith("^") and "|" not in anchored
