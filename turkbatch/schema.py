@@ -31,7 +31,15 @@ from typing import Any, Final, TypedDict
 import botocore.loaders
 import botocore.model
 
-__all__ = ["Violation", "format_path", "input_members", "operations", "validate", "validator"]
+__all__ = [
+    "Violation",
+    "amount_hint",
+    "format_path",
+    "input_members",
+    "operations",
+    "validate",
+    "validator",
+]
 
 API_VERSION: Final = "2017-01-17"
 ID_MAX_LENGTH: Final = 64
@@ -65,7 +73,41 @@ _EXTRA: Final[Mapping[tuple[str, str], _Rules]] = {
     ("RejectAssignment", "RequesterFeedback"): _FEEDBACK,
 }
 _AMOUNT_PATTERN: Final = r"^[0-9]+(\.)?[0-9]{0,2}$"
-_HINTS: Final[Mapping[str, str]] = {_AMOUNT_PATTERN: " (at most 2 decimals)"}
+_THOUSANDS = re.compile(r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?")
+_DECIMAL_COMMA = re.compile(r"[0-9]+,[0-9]{1,2}")
+_DECIMALS = re.compile(r"[0-9]*\.[0-9]{3,}")
+
+
+def amount_hint(value: object) -> str:
+    """
+    Say what is wrong with an amount that does not match MTurk's pattern, and the fix.
+
+    ``' (...)'`` to append to the message: a currency sign, spaces, a sign, thousands
+    separators, a decimal comma, or too many decimals, each with the amount as MTurk takes it.
+    """
+    text = str(value)
+    bare = text.strip()
+    if bare != text:
+        return f" (no spaces around it: '{bare}')"
+    if bare[:1] in "-+":
+        return (
+            " (an amount cannot be negative or signed)"
+            if bare[:1] == "-"
+            else f" (no sign: '{bare[1:]}')"
+        )
+    stripped = bare.lstrip("$€£ ").removeprefix("USD").strip()
+    if stripped != bare or bare.upper().startswith("USD"):
+        return f" (US dollars with no currency sign or code: '{stripped}')"
+    if _THOUSANDS.fullmatch(bare):
+        return f" (no thousands separators: '{bare.replace(',', '')}')"
+    if _DECIMAL_COMMA.fullmatch(bare):
+        return f" (a decimal point, not a comma: '{bare.replace(',', '.')}')"
+    if _DECIMALS.fullmatch(bare):
+        return " (at most 2 decimals)"
+    return " (digits with at most 2 decimals, like 12.50)"
+
+
+_HINTS: Final[Mapping[str, Callable[[object], str]]] = {_AMOUNT_PATTERN: amount_hint}
 #: The most digits an amount may have before its point, past leading zeros.
 AMOUNT_DIGITS: Final = 10
 MAX_AMOUNT: Final = "9999999999.99"
@@ -155,7 +197,8 @@ _DESCRIBE: Final[Mapping[str, Callable[[Violation, str], str]]] = {
     "min_length": lambda v, w: f"{w} {_show(v.value)} is too short (at least {v.limit} chars)",
     "max_length": lambda v, w: f"{w} has {_size(v.value)} characters; at most {v.limit}",
     "pattern": lambda v, w: (
-        f"{w} {_show(v.value)} does not match {v.limit}{_HINTS.get(str(v.limit), '')}"
+        f"{w} {_show(v.value)} does not match {v.limit}"
+        + (_HINTS[str(v.limit)](v.value) if str(v.limit) in _HINTS else "")
     ),
     "enum": lambda v, w: f"{w} {_show(v.value)} is not one of {_listed(v.limit)}",
     "min": lambda v, w: f"{w} {v.value!r} is less than the minimum {v.limit}",
