@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -205,15 +206,33 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_every_command_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:
-    """--help on every command says what it does, with examples and exit codes."""
-    for command in COMMANDS:
-        code, out, _ = cli(capsys, command, "--help")
-        assert code == 0, command
-        assert "examples:" in out and "exit codes" in out, command
-    code, out, _ = cli(capsys, "--help")
-    assert code == 0 and all(command in out for command in COMMANDS)
-    assert "--endpoint-url" in out and "--output" in out
+def test_every_command_explains_itself(tmp_path: Path) -> None:
+    """
+    --help on every command (sim and job too) says what it does in plain text, with
+    examples and exit codes, and one notation for defaults; counts read in the right
+    number (1 bonus, 2 operations, 1 row).
+    """
+    for command in (*COMMANDS, "sim", "job", "job from-csv", ""):
+        result = turkbatch(*command.split(), "--help")
+        assert result.returncode == 0, command
+        text = result.stdout
+        assert "examples:" in text and "exit codes" in text, command
+        for markup in ("``", ":mod:", ":class:", ":func:", "`turkbatch"):
+            assert markup not in text, (command, markup)
+        own = text if command != "sim" else text.split("AWS options")[1]  # (not sim's own)
+        assert not re.search(r"\(default [^:]|\((%\(default\)s|[0-9.]+)\)", own), command
+        assert "(s)" not in text and "(es)" not in text, command
+    top = turkbatch("--help").stdout
+    assert all(command in top for command in (*COMMANDS, "sim", "job"))
+    assert "--endpoint-url" in top and "--output" in top
+    job = write_bonuses(tmp_path / "job.jsonl", 1)
+    planned = turkbatch("plan", str(job), "--offline")
+    assert "1 bonus $0.10" in planned.stdout and "run would send 1 operation" in planned.stdout
+    assert "(s)" not in planned.stdout and "(es)" not in planned.stdout
+    sheet = tmp_path / "one.csv"
+    sheet.write_text("WorkerId,AssignmentId,BonusAmount,Reason\nA1,3A1,1.00,x\n")
+    made = turkbatch("job", "from-csv", str(sheet), "--op", "SendBonus")
+    assert "1 row → 1 SendBonus line in standard output" in made.stderr
 
 
 def test_plan_end_to_end(sim_process: Callable[..., str], tmp_path: Path) -> None:
@@ -229,7 +248,7 @@ def test_plan_end_to_end(sim_process: Callable[..., str], tmp_path: Path) -> Non
     assert text.returncode == 0, text.stderr
     for part in (
         "to spend now: $14.76",
-        "4 bonus(es) $12.30 + MTurk fees $2.46",
+        "4 bonuses $12.30 + MTurk fees $2.46",
         "balance: $10,000.00",
         "mechanicalturk:SendBonus",
         "bonused on 2 lines",

@@ -53,6 +53,15 @@ exit codes: 0 all done, 1 some failed or the run stopped part-way, 2 invalid job
 or setting (endpoint, credentials), or refused by a safety guard (nothing sent),
 3 journal locked/damaged/unwritable, 130 interrupted (run again)
 """
+TOP_EXAMPLES = """\
+examples:
+  turkbatch run jobs/demo.jsonl --sim            try the demo job on the embedded simulator
+  turkbatch plan payouts.jsonl --sim             what a job would do and cost
+  turkbatch run payouts.jsonl --endpoint-url http://127.0.0.1:8443
+  turkbatch status payouts.journal.jsonl         where a job stands
+Global options work before or after the command, as in the AWS CLI.
+turkbatch COMMAND --help explains each command, with examples.
+"""
 SIM_EXAMPLES = """\
 examples:
   turkbatch sim --port 0                          prints its URL on the first line
@@ -86,8 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="turkbatch",
         description="Bulk Amazon Mechanical Turk requester operations from a JSONL job, "
         "resumable and exactly once.",
-        epilog="Global options work before or after the command, as in the AWS CLI.\n"
-        "turkbatch COMMAND --help explains each command, with examples.\n" + EXIT_CODES,
+        epilog=TOP_EXAMPLES + EXIT_CODES,
         formatter_class=_RAW,
     )
     parser.add_argument("--version", action="version", version=f"turkbatch {__version__}")
@@ -364,7 +372,7 @@ def _add_run(commands: Commands) -> None:
         help="log format on standard error (default: auto, console on a terminal, else json)",
     )
     out.add_argument(
-        "--log-file", type=Path, metavar="PATH", help="also write JSON log lines here (0600)"
+        "--log-file", type=Path, metavar="PATH", help="also write JSON log lines here (mode 0600)"
     )
     output_options(run, suppress=True)
 

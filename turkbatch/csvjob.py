@@ -47,6 +47,32 @@ from turkbatch.wording import counted
 
 __all__ = ["Report", "Spec", "add_parser", "convert", "run"]
 
+DESCRIPTION: Final = """\
+Turn a spreadsheet (CSV) into a job file, checking every row as a job line.
+
+Each data row becomes one job line for --op (NotifyWorkers rows become one line per
+distinct Subject and MessageText, listing every row's worker). Columns map to API
+parameters by name, ignoring case, spaces, _ and - ("Bonus Amount" is BonusAmount);
+--map COLUMN=PARAM maps any other column, --set PARAM=VALUE fills the rows whose own
+cell is missing or empty, and --skip-empty PARAM skips them instead. Other columns are
+ignored. Cells are typed as the API wants them (numbers, true/false, lists split on
+commas, semicolons or spaces); a leading $ on an amount is dropped.
+
+In MTurk's batch-results CSV (AssignmentId, Approve, Reject, Answer.* ...), --op
+ApproveAssignment takes the rows marked in Approve, and --op RejectAssignment the rows
+with text in Reject, sent as RequesterFeedback; a row marked both ways is an error.
+
+Rows are numbered as a spreadsheet shows them (the header is row 1). A bad row is
+reported as FILE:ROW: message and nothing is written; otherwise the job goes to --to
+(replaced atomically) or standard output.
+"""
+JOB_EXAMPLES: Final = """\
+examples:
+  turkbatch job from-csv payouts.csv --op SendBonus --to payouts.jsonl
+  turkbatch job from-csv --help                   columns, batch results, every flag
+
+exit codes: 0 written, 2 bad rows or usage (nothing written)
+"""
 EXAMPLES: Final = """\
 examples:
   turkbatch job from-csv payouts.csv --op SendBonus --set Reason="Thanks!" --to payouts.jsonl
@@ -54,6 +80,7 @@ examples:
   turkbatch job from-csv results.csv --op RejectAssignment --to rejections.jsonl
   turkbatch job from-csv people.csv --op NotifyWorkers --map "Worker ID=WorkerIds" \\
       --set Subject="New study" --set MessageText="..."
+  turkbatch job from-csv bonuses.csv --op SendBonus --skip-empty BonusAmount --delimiter ';'
 
 exit codes: 0 written, 2 bad rows or usage (nothing written)
 """
@@ -290,13 +317,17 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         The ``job`` parser.
     """
     job: argparse.ArgumentParser = commands.add_parser(
-        "job", help="make job files (from-csv)", description="Make job files."
+        "job",
+        help="make job files (from-csv)",
+        description="Make job files: job from-csv turns a spreadsheet into one.",
+        epilog=JOB_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = job.add_subparsers(dest="job_command", metavar="SUBCOMMAND", required=True)
     p = sub.add_parser(
         "from-csv",
         help="turn a CSV (payouts, MTurk batch results) into a job file",
-        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        description=DESCRIPTION,
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

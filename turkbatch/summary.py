@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from turkbatch.money import ZERO, usd
+from turkbatch.wording import counted
 
 
 class Outcome(StrEnum):
@@ -222,17 +223,19 @@ class Summary:
             f"effective rate: {self.effective_rate:.1f} operations/s"
         )
         if self.stopped:
-            lines.append(f"stopped early: {self.stopped}; {t.pending} operation(s) not sent")
+            lines.append(
+                f"stopped early: {self.stopped}; {counted(t.pending, 'operation')} not sent"
+            )
         if self.job_changed:
             lines.append(
                 "the job file changed since the last run: unchanged lines were skipped "
-                f"and new lines run; {self.removed} operation(s) done earlier are no "
+                f"and new lines run; {counted(self.removed, 'operation')} done earlier no "
                 "longer in the job"
             )
         if self.unreached:
             lines.append(
-                f"{self.unreached} message recipient(s) could not be reached: see "
-                "`turkbatch report` for who and why"
+                f"{counted(self.unreached, 'message recipient')} could not be reached: "
+                "turkbatch report says who and why"
             )
         if self.failed_earlier:
             lines.append(
