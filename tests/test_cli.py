@@ -843,3 +843,52 @@ def test_an_amount_too_large_is_refused_in_validation(
     fixed = turkbatch("run", str(job), "--endpoint-url", url, "--quiet")
     assert fixed.returncode == 0, fixed.stderr
     assert len(ledger(url)["bonuses"]) == 1
+
+
+async def test_a_setting_failing_after_a_maybe_sent_attempt_leaves_the_bonus_in_doubt(
+    tmp_path: Path,
+) -> None:
+    """
+    A bonus whose first attempt may have reached MTurk (a 500) and whose retry meets
+    expired credentials stays in doubt, never withdrawn: exit 1 (not "nothing was sent"),
+    and status counts it in doubt, for the next run to look up before paying.
+    """
+    answered = 0
+
+    async def endpoint(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        nonlocal answered
+        answered += 1
+        kind = "application/x-amz-json-1.1"
+        if answered == 1:
+            body = {"__type": "ServiceFault", "message": "internal error"}
+            return aiohttp.web.json_response(body, status=500, content_type=kind)
+        body = {"__type": "ExpiredTokenException", "message": "The security token expired"}
+        return aiohttp.web.json_response(body, status=400, content_type=kind)
+
+    app = aiohttp.web.Application()
+    app.router.add_post("/", endpoint)
+    runner = aiohttp.web.AppRunner(app)
+    await runner.setup()
+    site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    job = write_bonuses(tmp_path / "job.jsonl", 1)
+    journal = tmp_path / "job.journal.jsonl"
+    args = ["run", str(job), "--endpoint-url", f"http://127.0.0.1:{port}"]
+    try:
+        result = await anyio.run_process(
+            [sys.executable, "-m", "turkbatch", *args, "--no-balance-check", "--progress", "0"],
+            check=False,
+        )
+    finally:
+        await runner.cleanup()
+    out, err = result.stdout.decode(), result.stderr.decode()
+    assert result.returncode == 1, err
+    assert "stopped early: the credentials have expired" in out
+    assert "nothing was sent" not in err
+    kinds = Counter(r["t"] for r in journal_records(journal))
+    assert kinds["intent"] == 1 and kinds["withdrawn"] == kinds["failed"] == kinds["done"] == 0
+    status = await anyio.run_process(
+        [sys.executable, "-m", "turkbatch", "status", str(journal), "--output", "json"]
+    )
+    assert json.loads(status.stdout)["total"]["in_doubt"] == 1

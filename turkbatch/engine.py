@@ -216,8 +216,9 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
         )
         await runner.run(source)
     t = summary.totals()
-    if runner.setting_error is not None and not (t.done or t.already or t.failed):
-        raise runner.setting_error  # nothing was sent: exit 2, the journal as it was
+    stopped = runner.setting_error
+    if stopped is not None and not (stopped.maybe_sent or t.done or t.already or t.failed):
+        raise stopped  # nothing was sent: exit 2, the journal as it was
     log.info(
         "run.finished",
         done=t.done,
@@ -644,7 +645,7 @@ class _Run(Caller):
         if item.token is not None and not exc.maybe_sent:
             self._unsent[item.key] = item.op
         self.summary.count(item.op, Outcome.PENDING)
-        if self.setting_error is None:
+        if self.setting_error is None or exc.maybe_sent:
             self.setting_error = exc
             log.info("run.setting_failed", op=item.op, code=exc.code, message=exc.message)
             self.stop(exc.message)
