@@ -1219,17 +1219,3 @@ async def test_error_messages_quoting_credentials_are_scrubbed_everywhere(
             assert needle not in text, f"{needle!r} in {name}"
         assert not re.search(r"Signature=[0-9a-f]{64}", text), name
         assert "Traceback" not in text, name
-
-
-def test_scrub_removes_every_form_of_a_secret() -> None:
-    """Headers, canonical-request lines, query strings and bare key ids are all redacted."""
-    text = (
-        "authorization: AWS4-HMAC-SHA256 Credential=AKIAABCDEFGHIJKLMNOP/x, Signature=ab12\n"
-        "x-amz-security-token:IQoJb3JpZ2luX2VjE\n"
-        "?X-Amz-Credential=ASIAABCDEFGHIJKLMNOP%2F1&X-Amz-Signature=ff00&X-Amz-Security-Token=T0K"
-        ' {"X-Amz-Security-Token": "JSONTOKEN"} key AKIAQRSTUVWXYZ123456 mysecretvalue'
-    )
-    clean = turkbatch.client.scrub(text, ("mysecretvalue",))
-    for needle in ("AKIA", "ASIA", "ab12", "IQoJ", "ff00", "T0K", "JSONTOKEN", "mysecret"):
-        assert needle not in clean, needle
-    assert clean.count("<redacted>") >= 8

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -59,6 +58,7 @@ from turkbatch.errors import (
     TransientError,
     UsageError,
 )
+from turkbatch.redact import scrub
 
 SANDBOX_URL = "https://mturk-requester-sandbox.us-east-1.amazonaws.com"
 PRODUCTION_URL = "https://mturk-requester.us-east-1.amazonaws.com"
@@ -193,45 +193,6 @@ def _error_fields(exc: bce.ClientError) -> tuple[str, str, str | None, str | Non
     request_id = meta.get("RequestId") or headers.get("x-amzn-requestid") or None
     status = meta.get("HTTPStatusCode")
     return code, message, turk_code, request_id, status
-
-
-#: What :func:`scrub` removes. Each pattern's first group, if any, is kept.
-_SECRETS = (
-    # An Authorization header, in any spelling: everything after it on its line.
-    re.compile(r"(?i)(authorization\s*[:=]\s*)[^\r\n]+"),
-    # A session token: canonical headers (x-amz-security-token:...), query strings
-    # (X-Amz-Security-Token=...), JSON or headers ("X-Amz-Security-Token": "...").
-    re.compile(r"(?i)(x-amz-security-token[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;]+"),
-    re.compile(r"(?i)(aws_session_token[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;]+"),
-    re.compile(r"(?i)(aws_secret_access_key[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;]+"),
-    # SigV4 pieces: Credential=AKIA.../date/region/service/aws4_request, Signature=hex,
-    # and their query forms (X-Amz-Credential=, X-Amz-Signature=).
-    re.compile(r"(?i)((?:x-amz-)?credential\s*[:=]\s*)[^\s\"'&,;]+"),
-    re.compile(r"(?i)((?:x-amz-)?signature\s*[:=]\s*)[^\s\"'&,;]+"),
-    # Access key ids wherever they stand (long-term AKIA, temporary ASIA, and the rest).
-    re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA|ABIA|ACCA)[A-Z0-9]{12,}\b"),
-)
-REDACTED = "<redacted>"
-#: Longest message kept: an endpoint may answer with a whole page.
-MAX_MESSAGE = 2000
-
-
-def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """
-    Return ``text`` without credentials, session tokens, signatures or authorization headers.
-
-    Args:
-        text: an error message, possibly quoting the request (a canonical request, say).
-        secrets: literal values to remove as well (the client's own key, secret, token).
-    """
-    for secret in secrets:
-        if len(secret) >= 8:
-            text = text.replace(secret, REDACTED)
-    for pattern in _SECRETS:
-        text = pattern.sub(lambda m: (m.group(1) if m.re.groups else "") + REDACTED, text)
-    if len(text) > MAX_MESSAGE:
-        text = text[:MAX_MESSAGE] + "…"
-    return text
 
 
 def classify(
