@@ -620,7 +620,7 @@ def test_a_directory_or_a_pipe_is_refused_in_one_line(tmp_path: Path) -> None:
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr and len(result.stderr.splitlines()) == 1, args
         no_traceback(result)
-    assert not (tmp_path / "job.journal.jsonl").exists()
+    assert not list(tmp_path.glob("*journal*"))
     assert turkbatch("run", str(job), "--sim", "--quiet").returncode == 0
 
 
@@ -646,7 +646,7 @@ def test_out_of_range_pace_is_a_usage_error(tmp_path: Path) -> None:
         assert result.returncode == 2, (flag, value, result.stderr)
         assert f"argument {flag}:" in result.stderr and repr(value) in result.stderr
         no_traceback(result)
-    assert not (tmp_path / "job.journal.jsonl").exists()
+    assert not list(tmp_path.glob("*journal*"))
     ok = turkbatch("run", str(job), "--sim", "--rate", "0.5", "--concurrency", "1", "--quiet")
     assert ok.returncode == 0, ok.stderr
 
@@ -657,7 +657,7 @@ def test_output_into_a_closed_pipe_is_no_error(tmp_path: Path) -> None:
     end quietly with exit 0; run still exits with its outcome, its work done.
     """
     job = write_bonuses(tmp_path / "job.jsonl", 50)
-    journal = tmp_path / "job.journal.jsonl"
+    journal = tmp_path / "job.sim.journal.jsonl"  # (a --sim trial's own journal)
 
     def into_closed_pipe(*args: str) -> subprocess.CompletedProcess[str]:
         read, write = os.pipe()
@@ -714,11 +714,13 @@ def test_a_job_and_a_journal_are_told_apart(tmp_path: Path) -> None:
     exit 2; report --job naming an invalid job lists its errors instead of "not found".
     """
     job = write_bonuses(tmp_path / "job.jsonl", 2)
-    journal = tmp_path / "job.journal.jsonl"
+    journal = tmp_path / "job.sim.journal.jsonl"  # (a --sim trial's own journal)
     assert turkbatch("run", str(job), "--sim", "--quiet").returncode == 0
     status = turkbatch("status", str(job))
     assert status.returncode == 2
-    assert f"{job} is a job file, not a journal (its journal is {journal}" in status.stderr
+    default = tmp_path / "job.journal.jsonl"
+    assert f"{job} is a job file, not a journal (its journal is {default}" in status.stderr
+    assert f"or {journal} for --sim runs" in status.stderr
     report = turkbatch("report", str(job))
     assert report.returncode == 2 and "is a job file, not a journal" in report.stderr
     run = turkbatch("run", str(journal), "--sim")
@@ -780,7 +782,7 @@ def test_global_options_work_after_every_command(
     JSON), and job from-csv writes its file with --to.
     """
     job = write_bonuses(tmp_path / "job.jsonl", 2)
-    journal = tmp_path / "job.journal.jsonl"
+    journal = tmp_path / "job.sim.journal.jsonl"
     assert turkbatch("run", str(job), "--sim", "--quiet").returncode == 0
     region = ("--region", "us-east-1")
     for args in (

@@ -274,7 +274,8 @@ async def test_identical_lines_are_counted_not_matched(tmp_path: Path) -> None:
     async with Simulator() as sim:
         sim.world.call("SendBonus", dict(first.params))
         sim.clock.advance(25 * 3600)
-        cfg = settings_for(sim, journal=journal)
+        # (the same simulated account, restarted on another port)
+        cfg = settings_for(sim, journal=journal, endpoint_moved=True)
         summary = await engine.run(job, cfg)
         assert summary.totals().done == 1 and summary.totals().skipped == 1
         assert len(sim.world.ledger()["bonuses"]) == 2
@@ -358,6 +359,7 @@ def test_any_journal_prefix_resumes_exactly_once(
                 sim,
                 concurrency=3,
                 journal=prefix,
+                endpoint_moved=True,  # the same simulated account, on another port
             )
             summary = await engine.run(job, cfg)
             assert summary.exit_code == ExitCode.OK

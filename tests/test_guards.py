@@ -132,7 +132,7 @@ async def test_spend_cap_holds_at_run_time(sim: Simulator, tmp_path: Path) -> No
         await Journal.open(tmp_path / "j.jsonl", job_digest="x") as journal,
     ):
         runner = engine._Run(s, client, journal, summary)  # past the pre-flight guards
-        await runner.run(lambda: iter(ops))
+        await runner.run(lambda: iter(ops), "x")
     assert summary.by_op["SendBonus"].done == 1 and summary.by_op["SendBonus"].pending == 1
     state = Journal.read(tmp_path / "j.jsonl")
     assert not state.in_doubt  # the second intent was staged, then withdrawn unsent

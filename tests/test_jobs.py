@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from turkbatch import jobs
+from turkbatch import jobs, ledger
 from turkbatch.errors import JobError
 from turkbatch.jobs import Barrier, Operation
 
@@ -28,6 +28,7 @@ BONUS = {
 }
 NOTIFY = {"op": "NotifyWorkers", "Subject": "Hi", "MessageText": "Thanks", "WorkerIds": ["A1B2"]}
 APPROVE = {"op": "ApproveAssignment", "AssignmentId": "3X4Y5Z"}
+REJECT = {"op": "RejectAssignment", "AssignmentId": "3X4Y5Z", "RequesterFeedback": "No"}
 
 
 def write(tmp_path: Path, *lines: object, name: str = "job.jsonl") -> Path:
@@ -78,7 +79,8 @@ def test_mixed_job_parses_with_keys_tokens_and_stats(tmp_path: Path) -> None:
     bonus, _, notify, approve = items
     assert isinstance(bonus, Operation) and isinstance(notify, Operation)
     assert isinstance(approve, Operation)
-    assert bonus.op == "SendBonus" and len(bonus.key) == 24
+    assert bonus.op == "SendBonus"
+    assert bonus.key == "pay:" + ledger.payment_id("A1B2C3", "3X4Y5Z", "1.25", "Great work")
     assert bonus.token == jobs.token_for(bonus.key)
     assert dict(bonus.params) == {
         **{k: v for k, v in BONUS.items() if k != "op"},
@@ -372,7 +374,9 @@ def test_round_trip(tmp_path: Path, records: list[dict[str, Any]]) -> None:
         if "WorkerIds" in written:  # bulk: de-duplicated, first occurrence kept
             written["WorkerIds"] = list(dict.fromkeys(written["WorkerIds"]))
         assert sent == written
-        if "id" in record:
+        if record["op"] == "SendBonus":  # keyed by its payment, id or not
+            assert re.fullmatch(r"pay:[0-9a-f]{24}(#[0-9]+)?", op.key)
+        elif "id" in record:
             assert op.key == f"id:{record['id']}"
         else:
             assert re.fullmatch(r"[0-9a-f]{24}(#[0-9]+)?", op.key)
@@ -396,7 +400,7 @@ def test_id_lines_in_different_jobs_never_share_a_token(tmp_path: Path) -> None:
     (op_a,) = list(jobs.read_job(a))
     (op_b,) = list(jobs.read_job(b))
     assert isinstance(op_a, Operation) and isinstance(op_b, Operation)
-    assert op_a.key == op_b.key == "id:row-1"
+    assert op_a.key != op_b.key  # a bonus's key is its payment: the id plays no part
     assert op_a.token != op_b.token
     assert op_a.token is not None and len(op_a.token) <= 64
 
@@ -623,13 +627,20 @@ def keys_of(items: Any) -> list[str]:
 def numbered(keys: list[str]) -> list[str]:
     """
     The model: the n-th line (n > 1) whose digest shares its first 60 bits with an earlier
-    line's is ``<its hex>#n``; id keys are as they are.
+    line's is ``<its hex>#n``; the n-th bonus of the very same payment is ``pay:<id>#n``;
+    id keys are as they are.
     """
     counts: dict[int, int] = {}
+    payments: dict[str, int] = {}
     out = []
     for key in keys:
         if key.startswith("id:"):
             out.append(key)
+            continue
+        if key.startswith("pay:"):
+            base = key.partition("#")[0]
+            n = payments[base] = payments.get(base, 0) + 1
+            out.append(base if n == 1 else f"{base}#{n}")
             continue
         base = key.partition("#")[0]
         prefix = jobs._PREFIX(bytes.fromhex(base))[0] >> 4
@@ -639,14 +650,15 @@ def numbered(keys: list[str]) -> list[str]:
 
 
 def test_copies_are_numbered_through_the_whole_job(tmp_path: Path) -> None:
-    """Copies far apart, legacy spellings, ids and barriers between: #2, #3... in order."""
+    """Copies far apart, legacy spellings, ids and barriers between: #2, #3... in order (a
+    bonus's id plays no part: it is the same payment)."""
     lines = [BONUS, APPROVE, BONUS, {"barrier": True}, GRANT, APPROVE, {**BONUS, "id": "x"}]
     path = write(tmp_path, *lines, NOTIFY, BONUS, {**NOTIFY, "id": "n"}, NOTIFY)
     jobs.check_job(path)
     keys = keys_of(jobs.read_job(path))
     assert keys_of(jobs.read_job(path, checked=True)) == keys
     b, a, n = keys[0], keys[1], keys[6]  # a bonus, an approval, a message
-    assert keys == [b, a, f"{b}#2", f"{b}#3", f"{a}#2", "id:x", n, f"{b}#4", "id:n", f"{n}#2"]
+    assert keys == [b, a, f"{b}#2", f"{b}#3", f"{a}#2", f"{b}#4", n, f"{b}#5", "id:n", f"{n}#2"]
 
 
 def test_copies_in_a_big_job_are_numbered_like_the_model(tmp_path: Path) -> None:
@@ -665,13 +677,16 @@ def test_lines_sharing_a_digest_prefix_number_as_copies(
     Copies are told by the digest's first 60 bits, as they always were: two different
     lines that share them (forced here) number the second ``#2``, a key of its own all the
     same, as the rest of the digest differs. Keys of journals already written stay valid.
+    Bonuses are counted by their whole payment id, never by a prefix: the ledger sets the
+    n-th copy against the payments it holds, so n must be exact.
     """
     monkeypatch.setattr(jobs, "_PREFIX", lambda digest: (0,))
-    path = write(tmp_path, BONUS, APPROVE, {**BONUS, "id": "x"}, BONUS)
+    path = write(tmp_path, APPROVE, BONUS, REJECT, {**BONUS, "id": "x"}, BONUS)
     jobs.check_job(path)
-    bonus, approve, _, again = keys_of(jobs.read_job(path, checked=True))
-    content = orjson.dumps(APPROVE, option=orjson.OPT_SORT_KEYS)
-    assert approve == hashlib.sha256(content).hexdigest()[:24] + "#2"
+    approve, bonus, reject, _, again = keys_of(jobs.read_job(path, checked=True))
+    content = orjson.dumps(REJECT, option=orjson.OPT_SORT_KEYS)
+    assert reject == hashlib.sha256(content).hexdigest()[:24] + "#2"
+    assert "#" not in approve
     assert again == f"{bonus}#3" and "#" not in bonus
 
 

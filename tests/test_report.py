@@ -203,7 +203,7 @@ def test_csv_cells_a_spreadsheet_would_run_are_neutralised(tmp_path: Path) -> No
     base = [sys.executable, "-m", "turkbatch"]
     ran = subprocess.run([*base, "run", str(job), "--sim", "--quiet"], capture_output=True)
     assert ran.returncode == 0, ran.stderr
-    journal = str(tmp_path / "job.journal.jsonl")
+    journal = str(tmp_path / "job.sim.journal.jsonl")
     as_csv = subprocess.run([*base, "report", journal], capture_output=True, text=True)
     assert as_csv.returncode == 0, as_csv.stderr
     cells = [row["reason"] for row in csv.DictReader(io.StringIO(as_csv.stdout))]

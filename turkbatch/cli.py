@@ -36,7 +36,7 @@ from typing import Any, TypeAlias
 import anyio
 import orjson
 
-from turkbatch import __version__, engine, logs, money, plan_text, progress
+from turkbatch import __version__, engine, logs, money, payments, plan_text, progress
 from turkbatch import plan as planning
 from turkbatch.client import DEFAULT_REGION, PRODUCTION_URL, SANDBOX_URL, ClientSettings
 from turkbatch.errors import JobError, JournalError, Refused, SettingError, UsageError
@@ -351,7 +351,22 @@ def _add_run(commands: Commands) -> None:
     state.add_argument(
         "--retry-failed",
         action="store_true",
-        help="send again operations an earlier run recorded as failed",
+        help="send again operations an earlier run recorded as failed (bonuses are looked "
+        "up first: one MTurk shows paid is not paid again)",
+    )
+    state.add_argument(
+        "--edited-payments",
+        choices=[e.value for e in payments.EditedPayments],
+        metavar="{counted,pay-again}",
+        help="a bonus line edited after the journal shows its worker and assignment paid "
+        "(another amount or reason) makes the run refuse; 'counted': that earlier payment "
+        "counts for the line as it now reads; 'pay-again': pay the line too",
+    )
+    state.add_argument(
+        "--endpoint-moved",
+        action="store_true",
+        help="the journal records another endpoint URL for the same service and account "
+        "(a proxy or simulator at a new address): go on, and record this one",
     )
     out = run.add_argument_group("progress and logging")
     out.add_argument(
@@ -510,10 +525,11 @@ def check_journal(path: str | os.PathLike[str], *, may_be_missing: bool = False)
     """
     check_file(path, "journal", may_be_missing=may_be_missing)
     if sniff(path) == "job":
-        default = engine.journal_path_for(os.fspath(path))
+        job = os.fspath(path)
+        default, trial = engine.journal_path_for(job), engine.journal_path_for(job, sim=True)
         raise UsageError(
-            f"{os.fspath(path)} is a job file, not a journal (its journal is {default}, "
-            "unless the run was given --journal)"
+            f"{job} is a job file, not a journal (its journal is {default}, or {trial} for "
+            "--sim runs, unless the run was given --journal)"
         )
 
 
@@ -580,6 +596,10 @@ def _settings(args: argparse.Namespace, bar: progress.Bar | None) -> engine.Sett
         max_spend=args.max_spend,
         balance_check=not args.no_balance_check,
         confirm=_confirm if args.production and not args.yes else None,
+        edited_payments=payments.EditedPayments(args.edited_payments)
+        if args.edited_payments
+        else None,
+        endpoint_moved=args.endpoint_moved,
     )
 
 

@@ -25,6 +25,7 @@ import contextlib
 import math
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -36,7 +37,7 @@ import structlog
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from turkbatch import expand, guards, jobs, money, reconcile
+from turkbatch import expand, guards, jobs, money, payments, reconcile
 from turkbatch import plan as planning
 from turkbatch.backoff import DEFAULT_MAX_ATTEMPTS, Backoff
 from turkbatch.caller import Caller
@@ -47,11 +48,14 @@ from turkbatch.errors import (
     JournalError,
     OperationError,
     PermanentError,
+    Refused,
     SettingError,
+    TransientError,
     UsageError,
 )
 from turkbatch.jobs import Bulk
-from turkbatch.journal import Journal
+from turkbatch.journal import Journal, JournalState, endpoint_id
+from turkbatch.ledger import Decision, Payment, occurrence, pid_of_key
 from turkbatch.limits import MIN_RATE
 from turkbatch.progress import Lines
 from turkbatch.summary import Outcome, Snapshot, Summary
@@ -70,6 +74,9 @@ DEFAULT_CONCURRENCY = 16
 DEFAULT_GRACE = 30.0
 #: Credentials for the embedded simulator, which accepts any signature.
 SIM_CREDENTIALS = ("TURKBATCHSIMULATOR", "turkbatch-simulator-secret")
+#: What a journal records as the endpoint of runs on the embedded simulator (``--sim``):
+#: its port changes every run, and its world with it; it is never a real endpoint.
+SIM_ENDPOINT = "sim:embedded"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,6 +114,9 @@ class Settings:
         progress: called with a :class:`~turkbatch.summary.Snapshot` every
             ``progress_interval`` seconds; ``None`` logs ``run.progress`` events
             (:class:`turkbatch.progress.Lines`).
+        edited_payments: how to settle bonus lines edited after they were paid
+            (:class:`~turkbatch.payments.EditedPayments`); ``None`` refuses to run.
+        endpoint_moved: the journal's endpoint has a new address; go on with this one.
     """
 
     client: ClientSettings = field(default_factory=ClientSettings)
@@ -126,17 +136,22 @@ class Settings:
     balance_check: bool = False
     confirm: Callable[[planning.Plan], bool] | None = None
     progress: Callable[[Snapshot], None] | None = None
+    edited_payments: payments.EditedPayments | None = None
+    endpoint_moved: bool = False
 
 
 JobSource = str | Path | Iterable[Mapping[str, Any]]
 
 
-def journal_path_for(job: str | Path) -> Path:
-    """Return the default journal path: ``payouts.jsonl`` → ``payouts.journal.jsonl``."""
+def journal_path_for(job: str | Path, *, sim: bool = False) -> Path:
+    """
+    Return the default journal path: ``payouts.jsonl`` → ``payouts.journal.jsonl``, and
+    ``payouts.sim.journal.jsonl`` for a trial on the embedded simulator, so that a trial
+    never shares a journal with real runs.
+    """
     path = Path(job)
-    return path.with_name(
-        f"{path.stem}.journal.jsonl" if path.suffix else f"{path.name}.journal.jsonl"
-    )
+    stem = path.stem if path.suffix else path.name
+    return path.with_name(f"{stem}.sim.journal.jsonl" if sim else f"{stem}.journal.jsonl")
 
 
 async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = False) -> Summary:
@@ -163,7 +178,7 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
         raise UsageError(f"--concurrency must be at least 1 and --rate at least {MIN_RATE}")
     if isinstance(job, str | Path):
         stats = jobs.check_job(job)
-        journal_path = settings.journal or journal_path_for(job)
+        journal_path = settings.journal or journal_path_for(job, sim=sim)
 
         def source() -> Iterator[jobs.Operation | jobs.Barrier]:
             return jobs.read_job(job, checked=True)
@@ -194,6 +209,8 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
             journal_path,
             job_digest=stats.digest,
             job_path=str(job) if isinstance(job, str | Path) else None,
+            endpoint=SIM_ENDPOINT if sim else endpoint_id(client_settings.url),
+            endpoint_moved=settings.endpoint_moved,
         )
         stack.push_async_callback(journal.close)
         previous = journal.state.runs[-1]["job"] if journal.state.runs else None
@@ -214,7 +231,7 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
             rate=settings.rate,
             concurrency=settings.concurrency,
         )
-        await runner.run(source)
+        await runner.run(source, stats.digest)
     t = summary.totals()
     stopped = runner.setting_error
     if stopped is not None and not (stopped.maybe_sent or t.done or t.already or t.failed):
@@ -250,7 +267,7 @@ async def plan(
     """
     settings = settings or Settings()
     stats = jobs.check_job(job)
-    journal_path = settings.journal or journal_path_for(job)
+    journal_path = settings.journal or journal_path_for(job, sim=sim)
     state = Journal.read(journal_path) if journal_path.exists() else None
     result = planning.survey(
         str(job),
@@ -262,6 +279,15 @@ async def plan(
         max_bonus=settings.max_bonus,
         retry_failed=settings.retry_failed,
     )
+    if state is not None and not payments.unchanged(state, stats.digest):
+        conflicts = payments.find_conflicts(
+            state,
+            lambda: jobs.read_job(job, checked=True),
+            str(journal_path),
+            retry_failed=settings.retry_failed,
+        )
+        if conflicts and settings.edited_payments is None:
+            result.conflicts = payments.refusal(conflicts, str(job))
     if offline:
         return result
     async with contextlib.AsyncExitStack() as stack:
@@ -312,24 +338,20 @@ class _Run(Caller):
         self._queued = 0
         self._idle: anyio.Event | None = None
         self._intake = anyio.CancelScope()
-        self.settled: set[str] = set()  # in-doubt keys found done by reconciliation
         self.held: set[str] = set()  # in-doubt keys not to resend without --resend-expired
+        self.found: Counter[str] = Counter()  # payment id → found paid by a lookup just now
         self._unsent: dict[str, str] = {}  # key → op: intent staged, call not yet sent
         self._done_seen = 0
         self._workers = anyio.CancelScope()
         self.setting_error: SettingError | None = None  # why the run stopped, if it did
 
-    async def run(self, source: Callable[[], Iterator[jobs.Operation | jobs.Barrier]]) -> None:
-        """Settle what is in doubt, then produce and work until done or stopped."""
+    async def run(
+        self, source: Callable[[], Iterator[jobs.Operation | jobs.Barrier]], digest: str
+    ) -> None:
+        """Settle what is in doubt and set the job against the ledger, then produce and
+        work until done or stopped."""
         self.started = time.monotonic()
-        settlement = await reconcile.settle(
-            self.journal,
-            source(),
-            self.body,
-            everything=self.settings.reconcile,
-            resend_expired=self.settings.resend_expired,
-        )
-        self.settled, self.held = settlement.settled, settlement.held
+        await self._settle(source, digest)
         operations = source()
         depth = self.settings.concurrency
         offered, to_stage = anyio.create_memory_object_stream[jobs.Operation](depth)
@@ -357,6 +379,51 @@ class _Run(Caller):
                 self.summary.removed = len(self.journal.state.done) - self._done_seen
             self.summary.elapsed = time.monotonic() - self.started
             self.summary.throttles = self.limiter.throttles
+
+    async def _settle(
+        self, source: Callable[[], Iterator[jobs.Operation | jobs.Barrier]], digest: str
+    ) -> None:
+        """
+        Before anything is sent: look up what is in doubt (and, with ``--reconcile``, every
+        bonus to send), then set the job's bonuses against the ledger of payments.
+
+        Raises:
+            LookupFailed: a lookup failed; nothing was sent.
+            Refused: bonus lines conflict with earlier payments and the settings do not
+                say how to settle them; nothing was sent.
+        """
+        settings, journal = self.settings, self.journal
+        settlement = await reconcile.settle(
+            journal,
+            self.body,
+            retry_failed=settings.retry_failed,
+            resend_expired=settings.resend_expired,
+        )
+        self.held, self.found = settlement.held, settlement.found
+        if settings.reconcile:
+            self.found += await reconcile.reconcile_job(
+                journal, source(), self.body, retry_failed=settings.retry_failed
+            )
+        self.summary.reconciled = self.found.total()
+        await journal.flush()  # what the lookups found, on disk before the journal is read
+        state = journal.state
+        if not state.ledger or payments.unchanged(state, digest):
+            return
+        if state.ledger.unknown and not settings.reconcile:
+            raise Refused(
+                f"journal {journal.path} holds {state.ledger.unknown} bonus outcome(s) written "
+                "by an older turkbatch without the payment they made: run again with "
+                "--reconcile to count them from MTurk's own records before paying anything"
+            )
+        conflicts = payments.find_conflicts(
+            state, source, journal.path, retry_failed=settings.retry_failed
+        )
+        if not conflicts:
+            return
+        if settings.edited_payments is None:
+            job = state.runs[-1].get("job_path") if state.runs else None
+            raise Refused(payments.refusal(conflicts, job or "line"))
+        self.summary.counted = await payments.resolve(journal, conflicts, settings.edited_payments)
 
     def stop(self, reason: str | None = None) -> None:
         """Take no new operations; let in-flight calls finish. ``reason``: not an interrupt."""
@@ -431,8 +498,16 @@ class _Run(Caller):
             if self.stopping:
                 # Whatever the producer never handed out stays pending for the next run.
                 for item in operations:
-                    if isinstance(item, jobs.Operation) and item.key not in state.done:
+                    if isinstance(item, jobs.Operation) and not self._finished(item):
                         self.summary.count(item.op, Outcome.PENDING)
+
+    def _finished(self, item: jobs.Operation) -> bool:
+        """Whether the journal (its ledger, for a bonus) has ``item`` done already."""
+        state = self.journal.state
+        pid = pid_of_key(item.key) if item.op == "SendBonus" else None
+        if pid is None:
+            return item.key in state.done
+        return state.ledger.decide(pid, occurrence(item.key)) is Decision.PAID
 
     async def _expand(
         self, item: jobs.Operation, send: MemoryObjectSendStream[jobs.Operation]
@@ -459,11 +534,12 @@ class _Run(Caller):
     ) -> None:
         """Skip what the journal settles; hand out the rest to the workers."""
         state = self.journal.state
-        if item.key in state.done:
+        pid = pid_of_key(item.key) if item.op == "SendBonus" else None
+        if pid is not None:
+            await self._offer_bonus(item, pid, send)
+        elif item.key in state.done:
             self._done_seen += 1
             self._finish(item, Outcome.SKIPPED)
-        elif item.key in self.settled:
-            self._finish(item, Outcome.ALREADY)
         elif item.key in self.held:
             self._finish(item, Outcome.FAILED)
         elif item.key in state.failed and not self.settings.retry_failed:
@@ -472,6 +548,27 @@ class _Run(Caller):
         else:
             self._queued += 1
             await _give(send, item)
+
+    async def _offer_bonus(
+        self, item: jobs.Operation, pid: str, send: MemoryObjectSendStream[jobs.Operation]
+    ) -> None:
+        """Decide a bonus by the ledger, by what it pays: counted, not matched by key."""
+        state = self.journal.state
+        decision = state.ledger.decide(
+            pid, occurrence(item.key), retry_failed=self.settings.retry_failed
+        )
+        if decision is Decision.PAID and self.found[pid] > 0:
+            self.found[pid] -= 1  # found paid by this run's lookup: MTurk had it already
+            self._finish(item, Outcome.ALREADY)
+        elif decision is Decision.PAID:
+            self._done_seen += 1
+            self._finish(item, Outcome.SKIPPED)
+        elif decision is Decision.FAILED:
+            self.summary.failed_earlier += 1
+            self._finish(item, Outcome.FAILED)
+        else:
+            self._queued += 1
+            await _give(send, _unused_key(item, state))
 
     async def _drain(self) -> None:
         """Wait until every operation handed out so far has finished (a barrier)."""
@@ -549,6 +646,23 @@ class _Run(Caller):
             response = await self.request(item.op, item.params, key=item.key)
         except AlreadyDone as exc:
             await self._already(item, exc)
+        except TransientError as exc:
+            if item.token is None:
+                await self._failed(item, exc)
+                return
+            # Every attempt was lost, timed out or faulted: any of them may have reached
+            # MTurk. The intent stays as it is, in doubt: the next run looks it up.
+            self.summary.count(item.op, Outcome.PENDING)
+            self.summary.in_doubt += 1
+            log.warning(
+                "op.in_doubt",
+                key=item.key,
+                op=item.op,
+                line=item.line,
+                code=exc.code,
+                message=exc.message,
+                note="every attempt may have reached MTurk: run again to look it up",
+            )
         except OperationError as exc:
             await self._failed(item, exc)
         else:
@@ -580,7 +694,8 @@ class _Run(Caller):
             }
             for worker, (code, message) in outcome.unreached.items()
         ]
-        await self.journal.done(item.key, op=item.op, result=result)
+        # Durable before the worker goes on: a crash then resends at most the calls in flight.
+        await self.journal.done(item.key, op=item.op, result=result, durable=True)
         self.summary.unreached += len(outcome.unreached)
         for worker, (code, message) in outcome.unreached.items():
             log.warning(
@@ -589,6 +704,22 @@ class _Run(Caller):
         self._finish(item, Outcome.DONE)
 
     async def _already(self, item: jobs.Operation, exc: AlreadyDone) -> None:
+        own_token = item.op == "SendBonus" and item.token != jobs.token_for(item.key)
+        # The line's own token: "already processed" says only that *something* used it.
+        if own_token and not await self._paid_at_mturk(item):
+            await self._failed(
+                item,
+                PermanentError(
+                    f"{exc.message} (but MTurk shows no such payment for assignment "
+                    f"{item.params['AssignmentId']}: the UniqueRequestToken was used by "
+                    "another call; give this line a token of its own, or none)",
+                    code=exc.code,
+                    turk_code=exc.turk_code,
+                    request_id=exc.request_id,
+                    status=exc.status,
+                ),
+            )
+            return
         if item.op in ("ApproveAssignment", "RejectAssignment"):
             # "can be called with a status of: Submitted" also means "it went the other way":
             # only an assignment in the wanted state counts as done.
@@ -610,6 +741,18 @@ class _Run(Caller):
         await self.journal.done(item.key, op=item.op, request_id=exc.request_id, already=True)
         self._finish(item, Outcome.ALREADY)
         self.log.debug("op.already_done", key=item.key, op=item.op, message=exc.message)
+
+    async def _paid_at_mturk(self, item: jobs.Operation) -> bool:
+        """Whether MTurk shows as many payments like ``item``'s as its occurrence needs."""
+        payment = Payment.of(item.params)
+        if payment is None:
+            return False
+        try:
+            found = await reconcile.bonus_payments(self.body, payment.assignment)
+        except OperationError:
+            return False
+        like = sum(1 for record in found if (p := Payment.of(record)) and p.pid == payment.pid)
+        return like >= occurrence(item.key)
 
     async def _assignment_status(self, assignment_id: str) -> str | None:
         try:
@@ -721,7 +864,28 @@ def _intent_params(item: jobs.Operation) -> dict[str, Any] | None:
     """What an intent keeps of its call: a payment's identity, for reconciliation and books."""
     if item.op != "SendBonus":
         return None
-    return {name: item.params[name] for name in reconcile.BONUS_FIELDS if name in item.params}
+    payment = Payment.of(item.params)
+    return None if payment is None else payment.params()
+
+
+def _unused_key(item: jobs.Operation, state: JournalState) -> jobs.Operation:
+    """
+    Return ``item`` under a key the journal has not used, with a token to match.
+
+    A bonus to send keeps its key unless that key already has an outcome (the ledger
+    counts payments, so the n-th occurrence of a payment may be sent when an earlier key
+    of it failed, say): then it is ``<key>~m`` for the first unused m.
+    """
+    key = item.key
+    if key not in state.done and key not in state.failed:
+        return item
+    m = 1
+    while (fresh := f"{key}~{m}") in state.done or fresh in state.failed:
+        m += 1
+    params = dict(item.params)
+    if params.get(jobs.TOKEN) == jobs.token_for(key):
+        params[jobs.TOKEN] = jobs.token_for(fresh)
+    return replace(item, key=fresh, params=params)
 
 
 def _result_record(body: Mapping[str, Any]) -> dict[str, Any] | None:

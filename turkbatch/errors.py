@@ -5,6 +5,8 @@ turkbatch's one error tree, branched by what the caller can do about it.
 
     TurkbatchError
     ├── UsageError              bad command line or settings          → exit 2, nothing sent
+    │   ├── EndpointMismatch    the journal describes another endpoint
+    │   ├── LookupFailed        what is in doubt cannot be looked up (it stays in doubt)
     │   └── Refused             a safety guard said no (typo guard, spend cap, balance,
     │                           production not confirmed)             → exit 2, nothing sent
     ├── JobError                invalid job file (every LineError)    → exit 2, nothing sent
@@ -37,6 +39,17 @@ class TurkbatchError(Exception):
 
 class UsageError(TurkbatchError):
     """The command line or settings are unusable; nothing was sent."""
+
+
+class EndpointMismatch(UsageError):
+    """The journal describes runs against another endpoint; nothing was sent or written."""
+
+
+class LookupFailed(UsageError):
+    """
+    What was in doubt could not be looked up (ListBonusPayments failed); nothing was sent,
+    and it stays in doubt for the next run.
+    """
 
 
 class Refused(UsageError):

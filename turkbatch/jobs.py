@@ -12,14 +12,17 @@ Only a line the strict validator refuses takes the slow path (:mod:`turkbatch.di
 a legacy 2014 spelling is mapped (:func:`_normalise`); a bulk form becomes an
 :class:`Operation` with ``bulk`` set, for :mod:`turkbatch.expand`; the rest is reported.
 
-Every line gets a key for the journal: ``id:<id>`` when it has an ``id``, else a digest
-of its canonical content (op, parameters as mapped and de-duplicated, filters; keys
-sorted, ``id`` left out), suffixed ``#n`` for the n-th identical line. Inserting or
-removing *other* lines changes no key; two intentionally identical bonus lines stay two.
-The four token operations get ``UniqueRequestToken = token_for(key)`` unless the line
-gives one; for a line with an ``id`` the token covers the id *and* the content, so ids
-reused across job files never share a token (identical lines without ids do: it is the
-same payment).
+Every line gets a key for the journal. A SendBonus line's is its *payment*:
+``pay:<payment id>`` (:mod:`turkbatch.ledger`: worker, assignment, amount as a number,
+reason), ``#n`` for the n-th identical payment, whatever its ``id`` or spelling. Any other
+line's is ``id:<id>`` when it has an ``id`` (which may not contain ``/``: that separates a
+bulk line's items), else a digest of its canonical content (op, parameters as mapped and
+de-duplicated, filters; keys sorted, ``id`` left out), suffixed ``#n`` for the n-th
+identical line. Inserting or removing *other* lines changes no key; two intentionally
+identical bonus lines stay two. The four token operations get ``UniqueRequestToken =
+token_for(key)`` unless the line gives one (a line's own token must be unique in the job);
+for a line with an ``id`` the token covers the id *and* the content, so ids reused across
+job files never share a token.
 
 :func:`check_job` validates a whole file and collects every error before anything is
 sent (a big file in parts, one per CPU, with the same result); :func:`read_job` streams the
@@ -47,7 +50,7 @@ from typing import Any, BinaryIO, Final, Protocol
 
 import orjson
 
-from turkbatch import bulk, diagnosis, legacy, schema
+from turkbatch import bulk, diagnosis, ledger, legacy, schema
 from turkbatch.bulk import Bulk
 from turkbatch.catalog import OPERATIONS, TOKEN_OPERATIONS
 from turkbatch.errors import JobError, LineError
@@ -208,6 +211,8 @@ class _State:
         self.seen = KeySet()
         self.repeats: dict[int, int] = {}  # prefix → occurrences, for repeated prefixes only
         self.ids = KeySet()
+        self.payments = KeySet()  # payment ids of SendBonus lines seen (reading only)
+        self.payment_repeats: dict[str, int] = {}  # payment id → occurrences, if repeated
         self.by_op: dict[str, int] = {}
         self.barriers = 0
         self.amounts: dict[str, int] = {}  # BonusAmount → count, summed as it grows
@@ -289,6 +294,11 @@ class _State:
         if not isinstance(ident, str) or not 1 <= len(ident) <= MAX_ID_LENGTH:
             self.error(line, f"id must be a string of 1 to {MAX_ID_LENGTH} characters")
             return None
+        if "/" in ident:
+            # A bulk line's calls are keyed "<line key>/<item>": an id with a "/" could
+            # name one of them, and be skipped as done when that call is.
+            self.error(line, f"id '{ident}' contains '/', which turkbatch keeps for bulk items")
+            return None
         key = "id:" + ident
         digest = hashlib.sha256(key.encode()).digest()
         if not self.checked and not self.ids.add(f"{_PREFIX(digest)[0] >> 4:x}"):
@@ -296,6 +306,36 @@ class _State:
             return None
         self.sha.update(digest)
         return key
+
+    def own_token(self, line: int, token: object) -> bool:
+        """Report and return ``False`` if a line's own UniqueRequestToken is used before."""
+        if self.checked or not isinstance(token, str):
+            return True
+        digest = hashlib.sha256(f"tok:{token}".encode()).digest()
+        if self.ids.add(f"{_PREFIX(digest)[0] >> 4:x}"):
+            return True
+        self.error(
+            line,
+            f"UniqueRequestToken '{token}' is used by an earlier line: MTurk would refuse "
+            "every call after the first with it (give each line its own, or none)",
+        )
+        return False
+
+    def payment(self, params: Mapping[str, Any]) -> str:
+        """
+        Return the key of a SendBonus line: ``pay:<payment id>``, ``#n`` for the n-th
+        occurrence of that very payment in the job (counted exactly, by the whole id).
+        """
+        pid = ledger.payment_id(
+            str(params["WorkerId"]),
+            str(params["AssignmentId"]),
+            str(params["BonusAmount"]),
+            str(params.get("Reason", "")),
+        )
+        if self.payments.add(pid):
+            return ledger.PAY_PREFIX + pid
+        count = self.payment_repeats[pid] = self.payment_repeats.get(pid, 1) + 1
+        return f"{ledger.PAY_PREFIX}{pid}#{count}"
 
     def key(self, digest: bytes) -> str:
         """
@@ -419,18 +459,23 @@ def _scan(
             continue
         del rec["op"]
         update(digest)
-        if ident is None:
-            key = state.key(digest) if reading else ""
-        else:
+        key = ""
+        if ident is not None:
             named = state.named(line, ident)
             if named is None:
                 continue
             key = named
+        if TOKEN in rec and not state.own_token(line, rec[TOKEN]):
+            continue
+        if reading and op == "SendBonus" and form is None:
+            key = state.payment(rec)  # a bonus is keyed by what it pays, however spelt
+        elif reading and ident is None:
+            key = state.key(digest)
         if reading and op in TOKEN_OPERATIONS and TOKEN not in rec:
-            # An id line's token covers its content too: two job files that both use
-            # "id": "row-1" on the same day must not share a token, or MTurk would refuse
-            # the second bonus as "already processed" and a worker would go unpaid.
-            seed = key if ident is None else f"{key}@{digest[:12].hex()}"
+            # A token covers the content: two job files that both use "id": "row-1" on
+            # the same day must not share a token, or MTurk would refuse the second call
+            # as "already processed". (A bonus's key is its payment already.)
+            seed = key if ident is None or op == "SendBonus" else f"{key}@{digest[:12].hex()}"
             rec[TOKEN] = token_for(seed)
         by_op[op] = by_op.get(op, 0) + 1
         if op == "SendBonus":

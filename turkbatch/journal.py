@@ -3,11 +3,14 @@ The journal: an append-only JSONL file of intents and outcomes that makes a run 
 
 One JSON object per line, written with orjson, ``t`` (the record type) first::
 
-    {"t":"run","job":DIGEST,"job_path":PATH,"pid":N,"at":EPOCH,"version":V}
+    {"t":"run","job":DIGEST,"job_path":PATH,"pid":N,"at":EPOCH,"version":V,
+     "endpoint":URL,"keys":2}
     {"t":"intent","k":KEY,"op":OP,"tok":TOKEN,"at":EPOCH[,"p":{..}]} durable before the send
-    {"t":"done","k":KEY,"op":OP,"at":EPOCH[,"res":{..}][,"rid":ID][,"already":true][,"reconciled":true]}
+    {"t":"done","k":KEY,"op":OP,"at":EPOCH[,"res":{..}][,"rid":ID][,"already":true]
+     [,"reconciled":true][,"p":{..}][,"counted":OLDKEY,"from":OLDPID]}
     {"t":"failed","k":KEY,"op":OP,"err":{..},"at":EPOCH}
     {"t":"withdrawn","k":KEY,"op":OP,"at":EPOCH}  an intent whose call was never sent
+    {"t":"unpaid","k":KEY,"op":OP,"at":EPOCH}     looked up: MTurk shows no such payment
     {"t":"note",...,"at":EPOCH}                                   anything else worth keeping
     {"t":"end","pid":N,"at":EPOCH}                                a clean close
 
@@ -34,7 +37,14 @@ open file description, so a second open in the same process is refused too.
 Replay: a torn last line (no newline, or not a JSON object) is ignored and, when opened for
 writing, cut off; damage on any other line raises ``JournalCorrupt`` with its line number.
 ``done`` is final (a later ``failed`` never undoes a payment); ``done``, ``failed`` and
-``in_doubt`` are disjoint.
+``in_doubt`` are disjoint. Every SendBonus outcome also goes to the state's
+:class:`~turkbatch.ledger.Ledger`, by payment: a ``done`` is a payment made (``p`` or the
+``pay:`` key says which; a ``counted`` one moves an old payment to an edited line's), a
+``failed`` an attempt MTurk refused, and ``unpaid`` closes an intent that a lookup found
+never took effect.
+
+The run record says which endpoint the journal describes: a run against another one is
+refused (:class:`~turkbatch.errors.EndpointMismatch`) unless told the endpoint moved.
 """
 
 from __future__ import annotations
@@ -52,13 +62,24 @@ from functools import partial
 from importlib.metadata import version
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import anyio
 import anyio.lowlevel
 import orjson
 
-from turkbatch.errors import JournalCorrupt, JournalError, JournalLocked, JournalWriteError
+from turkbatch.errors import (
+    EndpointMismatch,
+    JournalCorrupt,
+    JournalError,
+    JournalLocked,
+    JournalWriteError,
+)
 from turkbatch.keyset import KeySet
+from turkbatch.ledger import Ledger, Payment, pid_of_key
+
+KEYS_VERSION = 2
+"""Run records of journals whose SendBonus keys name payments (``pay:``) say ``"keys": 2``."""
 
 CLOSE_GRACE = 10.0
 """Seconds :meth:`Journal.close` waits for the final flush, even when cancelled."""
@@ -103,6 +124,7 @@ class JournalState:
             the key's last word.
         in_doubt: keys whose last record is an intent.
         runs: the ``run`` records, oldest first.
+        ledger: every SendBonus payment made and attempt refused, by payment.
         notes: the ``note`` records, oldest first.
         records: how many records were read.
         torn_tail: the last line was incomplete and was ignored.
@@ -112,6 +134,7 @@ class JournalState:
     failed: dict[str, dict[str, Any]] = field(default_factory=dict)
     in_doubt: dict[str, IntentRecord] = field(default_factory=dict)
     runs: list[dict[str, Any]] = field(default_factory=list)
+    ledger: Ledger = field(default_factory=Ledger)
     notes: list[dict[str, Any]] = field(default_factory=list)
     records: int = 0
     torn_tail: bool = False
@@ -147,6 +170,7 @@ def _fold(fd: int, path: str) -> tuple[JournalState, int]:
     size = os.fstat(fd).st_size
     state = JournalState(done=KeySet(expected=size // _BYTES_PER_KEY))
     done, failed, runs, notes = state.done, state.failed, state.runs, state.notes
+    ledger = state.ledger
     intents: _Intents = {}
     superseded: _Intents = {}  # key → the in-doubt intent a resend's intent replaced
     done_add, intents_pop, loads = done.add, intents.pop, orjson.loads
@@ -164,10 +188,11 @@ def _fold(fd: int, path: str) -> tuple[JournalState, int]:
                 rec = loads(line)
                 t = rec["t"]
                 if t == "done":
-                    k, _ = rec["k"], rec["op"]
+                    k, op = rec["k"], rec["op"]
                     if type(k) is not str:
                         raise TypeError("k is not a string")
-                    done_add(k)
+                    if done_add(k) and op == "SendBonus":
+                        _paid(ledger, k, rec, intents.get(k))
                     if intents:
                         intents_pop(k, None)
                     if failed:
@@ -187,7 +212,9 @@ def _fold(fd: int, path: str) -> tuple[JournalState, int]:
                         raise TypeError("k is not a string")
                     if k not in done:
                         failed[k] = rec
-                        intents_pop(k, None)
+                        intent = intents_pop(k, None)
+                        if intent is not None and "p" in intent[0]:
+                            rec["p"] = intent[0]["p"]  # what it would have paid
                         superseded.pop(k, None)
                 elif t == "withdrawn":  # the intent's call was never sent
                     k, _ = rec["k"], rec["op"]
@@ -198,6 +225,13 @@ def _fold(fd: int, path: str) -> tuple[JournalState, int]:
                         intents_pop(k, None)
                     else:  # an earlier send may have happened: still in doubt, as it was
                         intents[k] = earlier
+                elif t == "unpaid":  # looked up: no such payment, whatever was sent
+                    k, _ = rec["k"], rec["op"]
+                    if type(k) is not str:
+                        raise TypeError("k is not a string")
+                    intents_pop(k, None)
+                    superseded.pop(k, None)
+                    failed.pop(k, None)
                 elif t == "run":
                     _ = rec["job"]
                     runs.append(rec)
@@ -213,6 +247,23 @@ def _fold(fd: int, path: str) -> tuple[JournalState, int]:
                 raise JournalCorrupt(f"{path}:{n}: {why or 'not a JSON object'}") from exc
     state.records, state.torn_tail = n, bool(carry)
     return _finish(state, intents, path), offset - len(carry)
+
+
+def _paid(
+    ledger: Ledger, key: str, rec: dict[str, Any], intent: tuple[dict[str, Any], int] | None
+) -> None:
+    """Count a SendBonus ``done`` in the ledger, by the payment its key or record names."""
+    pid = pid_of_key(key)
+    if pid is None:  # a journal of turkbatch 0.1: the payment is in the record or intent
+        payment = Payment.of(rec.get("p") or (intent[0].get("p") if intent else None))
+        pid = None if payment is None else payment.pid
+    if pid is None:
+        ledger.unknown += 1
+    else:
+        ledger.add_paid(pid)
+    moved = rec.get("from")
+    if rec.get("counted") is not None and type(moved) is str:
+        ledger.remove_paid(moved)  # an old payment now counts for this line's
 
 
 def _damage(line: bytes, exc: Exception) -> str | None:
@@ -237,7 +288,39 @@ def _finish(state: JournalState, intents: _Intents, path: str) -> JournalState:
         state.in_doubt[key] = IntentRecord(
             key=key, op=op, token=tok, at=float(at), line=line, params=rec.get("p")
         )
+    for key, rec in state.failed.items():
+        if rec["op"] == "SendBonus":
+            payment = Payment.of(rec.get("p"))
+            pid = pid_of_key(key) or (payment.pid if payment else None)
+            if pid is not None:
+                state.ledger.add_failed(pid)
     return state
+
+
+def endpoint_id(url: str) -> str:
+    """Return an endpoint as a journal records it: scheme and host lower-cased, no final ``/``."""
+    parts = urlsplit(url.strip())
+    if not parts.scheme or not parts.netloc:
+        return url.strip()
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+
+
+def check_endpoint(path: str, state: JournalState, endpoint: str) -> None:
+    """
+    Refuse to use a journal that describes another endpoint than ``endpoint``.
+
+    Raises:
+        EndpointMismatch: the last run that recorded an endpoint recorded another one.
+    """
+    recorded = next((r["endpoint"] for r in reversed(state.runs) if r.get("endpoint")), None)
+    if recorded is None or recorded == endpoint:
+        return
+    raise EndpointMismatch(
+        f"journal {path} records runs against {recorded}, not {endpoint}: what it says was "
+        f"paid was paid there. To run against {endpoint}, give this run a journal of its own "
+        f"(--journal NEW.journal.jsonl); to go on against {recorded}, point the run there; "
+        "if it is the same service at a new address, add --endpoint-moved"
+    )
 
 
 def _holder(fd: int) -> str:
@@ -294,21 +377,44 @@ class Journal:
 
     @classmethod
     async def open(
-        cls, path: str | os.PathLike[str], *, job_digest: str, job_path: str | None = None
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        job_digest: str,
+        job_path: str | None = None,
+        endpoint: str | None = None,
+        endpoint_moved: bool = False,
     ) -> Journal:
         """
         Open (creating with mode 0600) and lock a journal, replay it, and record this run.
+
+        Args:
+            path: the journal file.
+            job_digest: the job's digest, recorded in the run record.
+            job_path: the job file, if the job is one.
+            endpoint: the endpoint this run talks to (:func:`endpoint_id`), recorded.
+            endpoint_moved: the journal's endpoint has a new address: accept this one.
 
         Raises:
             JournalLocked: another run holds it.
             JournalCorrupt: a line other than the last is damaged.
             JournalWriteError: it cannot be created, repaired or written.
+            EndpointMismatch: the journal describes another endpoint (nothing is written).
         """
-        opener = partial(cls._open_sync, os.fspath(path), job_digest, job_path)
+        opener = partial(
+            cls._open_sync, os.fspath(path), job_digest, job_path, endpoint, endpoint_moved
+        )
         return await anyio.to_thread.run_sync(opener)
 
     @classmethod
-    def _open_sync(cls, path: str, job_digest: str, job_path: str | None) -> Journal:
+    def _open_sync(
+        cls,
+        path: str,
+        job_digest: str,
+        job_path: str | None,
+        endpoint: str | None,
+        endpoint_moved: bool,
+    ) -> Journal:
         """Do :meth:`open`'s blocking work, in a worker thread."""
         flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC
         try:
@@ -327,8 +433,11 @@ class Journal:
             except OSError as exc:  # e.g. ENOLCK on a network file system
                 raise JournalError(f"cannot lock journal {path}: {exc.strerror}") from exc
             state, end = _replay(fd, path)
+            if endpoint is not None and not endpoint_moved:
+                check_endpoint(path, state, endpoint)
             run: dict[str, Any] = {"t": "run", "job": job_digest, "job_path": job_path}
             run |= {"pid": os.getpid(), "at": time.time(), "version": version("turkbatch")}
+            run |= {"endpoint": endpoint, "keys": KEYS_VERSION}
             try:
                 if created:  # make the new directory entry durable too
                     dfd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY)
@@ -416,14 +525,44 @@ class Journal:
         request_id: str | None = None,
         already: bool = False,
         reconciled: bool = False,
+        payment: Mapping[str, Any] | None = None,
+        counted: tuple[str, str] | None = None,
+        durable: bool = False,
     ) -> None:
-        """Record that ``key`` is done; durable with the next flush."""
+        """
+        Record that ``key`` is done; durable with the next flush.
+
+        Args:
+            key: the operation's key.
+            op: the operation.
+            result: what to keep of the response.
+            request_id: MTurk's request id.
+            already: MTurk said it was done before.
+            reconciled: a lookup found it done.
+            payment: the payment made (SendBonus parameters), when no intent of this key
+                records it.
+            counted: ``(old key, old payment id)`` of an earlier payment that now counts
+                for this line (an edited line, resolved by the requester).
+            durable: return only once the record is on disk (an outcome whose loss would
+                make a resume repeat something visible, such as a message).
+        """
         rec: dict[str, Any] = {"t": "done", "k": key, "op": op, "at": time.time()}
         extra = {"res": result and dict(result), "rid": request_id, "already": already}
         rec |= {name: value for name, value in extra.items() if value}
         if reconciled:
             rec["reconciled"] = True
-        await self._outcome(rec)
+        if payment:
+            rec["p"] = dict(payment)
+        if counted is not None:
+            rec["counted"], rec["from"] = counted
+        if durable:
+            await self._sync(self._append(rec))
+        else:
+            await self._outcome(rec)
+
+    async def unpaid(self, key: str, *, op: str) -> None:
+        """Record that a lookup found no payment for ``key``'s intent (next flush: durable)."""
+        await self._outcome({"t": "unpaid", "k": key, "op": op, "at": time.time()})
 
     async def failed(self, key: str, *, op: str, error: Mapping[str, Any]) -> None:
         """Record that ``key`` failed with ``error``; durable with the next flush."""

@@ -25,6 +25,8 @@ from typing import Any, Final
 from turkbatch import jobs, money, policy
 from turkbatch.journal import JournalState
 from turkbatch.keyset import KeyMap
+from turkbatch.ledger import Decision, occurrence
+from turkbatch.ledger import pid_of_key as ledger_pid
 from turkbatch.money import Spend, usd
 from turkbatch.wording import counted
 
@@ -161,6 +163,9 @@ class Plan:
         balance: the account's available balance, once looked up; ``balance_error`` says
             why it could not be.
         endpoint: where the balance was looked up.
+        conflicts: why ``run`` would refuse bonus lines edited after their worker and
+            assignment were paid (:func:`turkbatch.payments.refusal`); empty when none, or
+            when ``--edited-payments`` settles them.
     """
 
     job: str
@@ -181,6 +186,7 @@ class Plan:
     balance: Decimal | None = None
     balance_error: str | None = None
     endpoint: str | None = None
+    conflicts: list[str] = field(default_factory=list)
 
     def total(self) -> OpPlan:
         """Return the sums over every operation."""
@@ -206,7 +212,7 @@ class Plan:
         Return why ``run`` must not start (empty when it may): the typo guard, the spend
         cap, and the balance once looked up.
         """
-        out: list[str] = []
+        out: list[str] = list(self.conflicts)
         if self.over_limit_count and self.max_bonus is not None:
             shown = ", ".join(f"line {n} ({usd(a)})" for n, a in self.over_limit[:3])
             more = "" if self.over_limit_count <= 3 else f" and {self.over_limit_count - 3} more"
@@ -374,7 +380,14 @@ def survey(
             p.calls += calls.calls
         if calls.listing:
             plan.listings.add(calls.listing)
-        if key in done:
+        pid = ledger_pid(key) if op == "SendBonus" and state else None
+        if pid is not None and state is not None:  # a bonus: by the ledger, by what it pays
+            decision = state.ledger.decide(pid, occurrence(key))
+            p.done += decision is Decision.PAID
+            p.failed += decision is Decision.FAILED
+            p.in_doubt += decision is Decision.SEND and key in in_doubt
+            sending = decision is Decision.SEND or (decision is Decision.FAILED and retry_failed)
+        elif key in done:
             p.done += 1
             sending = False
         elif key in failed:

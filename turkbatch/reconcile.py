@@ -1,40 +1,44 @@
 """
-Settle in-doubt token calls on resume: find out what was done before sending again.
+Settle what is in doubt on resume: ask MTurk what was done before sending anything again.
 
-An *in-doubt* item has a durable intent and no outcome: the process died (or the response
-was lost) after the request may have left. Its ``UniqueRequestToken`` makes a resend safe
-only while MTurk remembers the token (24 hours, on MTurk's clock, which this machine cannot
-read). So the rules do not trust the local clock where they need not:
+An *in-doubt* call has a durable intent and no outcome: the process died, or every attempt
+was lost or timed out, after the request may have left. Its ``UniqueRequestToken`` makes
+a resend safe only while MTurk remembers the token (24 hours, on MTurk's clock, which this
+machine cannot read). So the rules do not trust the local clock where they need not:
 
-- **SendBonus: always look it up first.** ``ListBonusPayments(AssignmentId)``, every page,
-  matched on WorkerId, amount and Reason. Payments are *counted*, not just matched: when
-  several job lines legitimately pay the same worker the same amount for the same
-  assignment and reason, the payments found are first set against the ones the journal
-  already records as done, and only the surplus settles in-doubt items. Found → done
-  (recorded as reconciled); not found → resent with the same token. A payment made outside
-  this journal with exactly the same worker, assignment, amount and reason is taken as
-  ours: turkbatch would rather underpay visibly (it is reported) than pay twice.
+- **SendBonus: always look it up first**, with the payment the *intent* recorded (never
+  the job line as it reads now: it may have been edited since). ``ListBonusPayments
+  (AssignmentId)``, every page, counted per payment: the payments found are first set
+  against those the ledger already holds (made, reconciled or counted), and only the
+  surplus settles in-doubt intents. Found → ``done`` (reconciled); not found → ``unpaid``:
+  the call did not take effect, and the line, if the job still asks for that payment, is
+  sent again (with the same token, as its key is the payment's). With ``--retry-failed``,
+  bonuses recorded as failed are looked up the same way before any is sent again. A
+  payment made outside this journal with exactly the same worker, assignment, amount and
+  reason is taken as ours: turkbatch would rather underpay visibly than pay twice.
 - **CreateHIT, CreateHITWithHITType, CreateAdditionalAssignmentsForHIT: no listing can tell
   whether the call happened,** so the token is the only protection. Intents younger than
   :data:`SAFE_AGE` are resent with the same token; older ones are never resent blindly:
   they are reported, and resent only with ``--resend-expired``.
+
+``run --reconcile`` (recovery after a journal was lost) looks up every bonus the job would
+send, the same way (:func:`reconcile_job`).
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Container, Iterable, Mapping
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import orjson
 import structlog
 
+from turkbatch.errors import LookupFailed, OperationError
 from turkbatch.jobs import Barrier, Operation
-from turkbatch.journal import Journal
-from turkbatch.keyset import KeySet
+from turkbatch.journal import Journal, JournalState
+from turkbatch.ledger import Decision, Payment, occurrence, pid_of_key
 
 log = structlog.get_logger()
 
@@ -46,15 +50,6 @@ TOKEN_LIFETIME = 24 * 3600.0
 SAFETY_MARGIN = 3600.0
 SAFE_AGE = TOKEN_LIFETIME - SAFETY_MARGIN
 
-#: The SendBonus parameters an intent record keeps ("p"): a payment's identity.
-BONUS_FIELDS = ("WorkerId", "AssignmentId", "BonusAmount", "Reason")
-
-BonusKey = tuple[str, str, Decimal, str]
-"""What identifies a payment in ListBonusPayments: worker, assignment, amount, reason."""
-
-Lookup = Callable[[str], Awaitable[list[Mapping[str, Any]]]]
-"""Return every BonusPayment of an assignment (all pages)."""
-
 Request = Callable[[str, Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
 """Call MTurk through the retry layer and return the response body."""
 
@@ -63,63 +58,165 @@ Request = Callable[[str, Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
 class Settlement:
     """What a resume decided before sending anything."""
 
-    settled: set[str] = field(default_factory=set)  # in doubt, and found done: not resent
+    found: Counter[str] = field(default_factory=Counter)  # payment id → found paid by a lookup
+    unpaid: int = 0  # bonuses in doubt (or failed) that a lookup found never took effect
     held: set[str] = field(default_factory=set)  # in doubt past the window: not resent
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """A bonus to look up: its journal key, its payment, and whether it was failed."""
+
+    key: str
+    payment: Payment
+    failed: bool = False
 
 
 async def settle(
     journal: Journal,
-    operations: Iterable[Operation | Barrier],
     request: Request,
     *,
-    everything: bool = False,
+    retry_failed: bool = False,
     resend_expired: bool = False,
 ) -> Settlement:
     """
-    Decide every in-doubt item of a resumed run before anything is sent.
+    Decide every in-doubt call of a resumed run, from the journal alone, before anything
+    is sent; the journal's state (and ledger) are brought up to date.
 
     Args:
         journal: the run's open journal (its state is what the last run left).
-        operations: the job's operations, in order.
         request: the retrying call, for ListBonusPayments.
-        everything: look up every SendBonus not recorded as done, not only those in doubt
-            (``run --reconcile``: recovery after a journal was lost).
+        retry_failed: also look up the bonuses recorded as failed (they are sent again).
         resend_expired: resend in-doubt CreateHIT-family calls past :data:`SAFE_AGE`.
+
+    Raises:
+        LookupFailed: a lookup failed; nothing was sent and everything stays in doubt.
     """
     state = journal.state
     result = Settlement()
-    if not state.in_doubt and not everything:
-        return result
-    bonuses: list[Operation] = []
+    entries: list[_Entry] = []
     now = time.time()
-    for item in operations:
-        if not isinstance(item, Operation) or item.key in state.done:
-            continue
-        intent = state.in_doubt.get(item.key)
-        if item.op == "SendBonus" and (intent is not None or everything):
-            bonuses.append(item)
-        elif intent is not None and now - intent.at >= SAFE_AGE and not resend_expired:
-            result.held.add(item.key)
+    for key, intent in state.in_doubt.items():
+        payment = Payment.of(intent.params) if intent.op == "SendBonus" else None
+        if payment is not None:
+            entries.append(_Entry(key, payment))
+        elif now - intent.at >= SAFE_AGE and not resend_expired:
+            result.held.add(key)
             log.warning(
                 "op.in_doubt_expired",
-                key=item.key,
-                op=item.op,
-                line=item.line,
+                key=key,
+                op=intent.op,
                 note="its token may have expired: check with ListHITs, then run "
                 "again with --resend-expired to send it",
             )
-    if bonuses:
-        wanted = {k for k in map(bonus_key, (b.params for b in bonuses)) if k}
-        accounted = accounted_payments(journal.path, state.done, wanted)
-
-        async def lookup(assignment_id: str) -> list[Mapping[str, Any]]:
-            return await bonus_payments(request, assignment_id)
-
-        for op in await settle_bonuses(bonuses, accounted, lookup):
-            await journal.done(op.key, op=op.op, reconciled=True)
-            result.settled.add(op.key)
-        log.info("run.reconciled", looked_up=len(bonuses), found_paid=len(result.settled))
+    if retry_failed:
+        for key, rec in state.failed.items():
+            payment = Payment.of(rec.get("p")) if rec["op"] == "SendBonus" else None
+            if payment is not None:
+                entries.append(_Entry(key, payment, failed=True))
+    if not entries:
+        return result
+    found = await _look_up(request, {e.payment.assignment for e in entries})
+    surplus = _surplus(found, state)
+    for entry in sorted(entries, key=lambda e: e.key):
+        pid = entry.payment.pid
+        state.in_doubt.pop(entry.key, None)
+        if entry.failed:
+            state.failed.pop(entry.key, None)
+            state.ledger.remove_failed(pid)
+        if surplus[pid] > 0:
+            surplus[pid] -= 1
+            await journal.done(
+                entry.key, op="SendBonus", reconciled=True, payment=entry.payment.params()
+            )
+            state.done.add(entry.key)
+            state.ledger.add_paid(pid)
+            result.found[pid] += 1
+        else:
+            await journal.unpaid(entry.key, op="SendBonus")
+            result.unpaid += 1
+    log.info(
+        "run.reconciled",
+        looked_up=len(entries),
+        found_paid=result.found.total(),
+        not_paid=result.unpaid,
+    )
     return result
+
+
+async def reconcile_job(
+    journal: Journal,
+    operations: Iterable[Operation | Barrier],
+    request: Request,
+    *,
+    retry_failed: bool = False,
+) -> Counter[str]:
+    """
+    Look up every bonus the job would send (``run --reconcile``); record those MTurk
+    shows paid as reconciled, in the journal and its ledger. Returns how many of each
+    payment.
+
+    Raises:
+        LookupFailed: a lookup failed; nothing was sent.
+    """
+    state = journal.state
+    ledger = state.ledger
+    to_send: list[tuple[Operation, Payment]] = []
+    for item in operations:
+        if not isinstance(item, Operation) or item.op != "SendBonus" or item.bulk is not None:
+            continue
+        pid = pid_of_key(item.key)
+        payment = Payment.of(item.params)
+        if pid is None or payment is None:
+            continue
+        decision = ledger.decide(pid, occurrence(item.key), retry_failed=retry_failed)
+        if decision is Decision.SEND:
+            to_send.append((item, payment))
+    reconciled: Counter[str] = Counter()
+    if not to_send:
+        return reconciled
+    found = await _look_up(request, {payment.assignment for _, payment in to_send})
+    surplus = _surplus(found, state)
+    for item, payment in to_send:
+        pid = payment.pid
+        if surplus[pid] > 0 and item.key not in state.done:
+            surplus[pid] -= 1
+            await journal.done(item.key, op=item.op, reconciled=True, payment=payment.params())
+            state.done.add(item.key)
+            ledger.add_paid(pid)
+            reconciled[pid] += 1
+    log.info("run.reconciled", looked_up=len(to_send), found_paid=reconciled.total())
+    return reconciled
+
+
+def _surplus(found: Counter[str], state: JournalState) -> Counter[str]:
+    """Payments found beyond those the ledger holds already: what in-doubt ones may claim."""
+    return Counter({pid: n - state.ledger.paid(pid) for pid, n in found.items()})
+
+
+async def _look_up(request: Request, assignments: Iterable[str]) -> Counter[str]:
+    """
+    Count the payments MTurk shows for ``assignments``, by payment id.
+
+    Raises:
+        LookupFailed: a listing failed (after the retry layer's attempts).
+    """
+    found: Counter[str] = Counter()
+    for assignment in sorted(set(assignments)):
+        try:
+            payments = await bonus_payments(request, assignment)
+        except OperationError as exc:
+            raise LookupFailed(
+                f"cannot look up the bonuses of assignment {assignment} "
+                f"(ListBonusPayments: {exc.message}); nothing was sent, and what was in "
+                "doubt stays in doubt: run again once MTurk answers (the IAM policy needs "
+                "mechanicalturk:ListBonusPayments)"
+            ) from exc
+        for record in payments:
+            payment = Payment.of(record)
+            if payment is not None:
+                found[payment.pid] += 1
+    return found
 
 
 async def bonus_payments(request: Request, assignment_id: str) -> list[Mapping[str, Any]]:
@@ -134,84 +231,3 @@ async def bonus_payments(request: Request, assignment_id: str) -> list[Mapping[s
         if not page or not token:
             return payments
         params = {**params, "NextToken": token}
-
-
-def _amount(value: object) -> Decimal | None:
-    try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-
-
-def bonus_key(params: Mapping[str, Any]) -> BonusKey | None:
-    """Return the payment identity of SendBonus parameters or a BonusPayment record."""
-    amount = _amount(params.get("BonusAmount"))
-    if amount is None:
-        return None
-    return (
-        str(params.get("WorkerId")),
-        str(params.get("AssignmentId")),
-        amount,
-        str(params.get("Reason", "")),
-    )
-
-
-async def settle_bonuses(
-    in_doubt: Iterable[Operation],
-    accounted: Counter[BonusKey],
-    lookup: Lookup,
-) -> list[Operation]:
-    """
-    Return the in-doubt SendBonus operations that MTurk shows as paid.
-
-    Args:
-        in_doubt: the in-doubt SendBonus operations.
-        accounted: for each payment identity, how many payments the journal already
-            records as done (they are in the listing too, and are not these).
-        lookup: lists an assignment's bonus payments, every page.
-    """
-    by_assignment: dict[str, list[Operation]] = defaultdict(list)
-    for op in sorted(in_doubt, key=lambda o: o.key):
-        by_assignment[str(op.params["AssignmentId"])].append(op)
-    settled: list[Operation] = []
-    for assignment_id, ops in by_assignment.items():
-        found: Counter[BonusKey] = Counter()
-        for payment in await lookup(assignment_id):
-            key = bonus_key(payment)
-            if key is not None:
-                found[key] += 1
-        surplus = {key: found[key] - accounted.get(key, 0) for key in found}
-        for op in ops:
-            key = bonus_key(op.params)
-            if key is not None and surplus.get(key, 0) > 0:
-                surplus[key] -= 1
-                settled.append(op)
-    return settled
-
-
-def accounted_payments(
-    journal: str, done: Container[str], wanted: set[BonusKey]
-) -> Counter[BonusKey]:
-    """
-    Count the payments the journal records as done, for the payment identities in ``wanted``.
-
-    Read from the journal's own intent records (each keeps its payment's identity), so a
-    job line edited out of the job since it was paid still counts.
-    """
-    counted: Counter[BonusKey] = Counter()
-    seen = KeySet()  # one a payment: as many as the journal's done keys
-    with open(journal, "rb") as f:
-        for line in f:
-            if b'"intent"' not in line or b'"p"' not in line:
-                continue
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue  # a torn last line; the journal was checked when opened
-            key = record.get("k")
-            if record.get("t") != "intent" or key not in done or not seen.add(key):
-                continue
-            identity = bonus_key(record.get("p") or {})
-            if identity in wanted:
-                counted[identity] += 1
-    return counted

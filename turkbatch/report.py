@@ -103,6 +103,10 @@ def outcome_of(rec: Mapping[str, Any] | None) -> str:
         return "in_doubt"
     if rec["t"] == "failed":
         return "failed"
+    if rec["t"] == "unpaid":
+        return "not_paid"  # looked up after a lost answer: it never took effect
+    if rec.get("counted"):
+        return "counted"  # an edited line, paid by an earlier payment (no fee here)
     return "reconciled" if rec.get("reconciled") else "already" if rec.get("already") else "done"
 
 
@@ -135,6 +139,11 @@ class _Index:
                     withdrawable.pop(key, None)
                     if kind == "done":
                         done.add(key)
+            elif kind == "unpaid":
+                self.final.pop(key, None)
+                self.final[key] = offset
+                self.intents.pop(key, None)
+                withdrawable.pop(key, None)
             elif kind == "withdrawn" and self.intents.pop(key, None) is not None:
                 # The intent's call was never sent: back to the words before it, if any.
                 self.final.pop(key, None)
@@ -159,7 +168,8 @@ def _rows(
     final = index.record(index.final.get(key))
     intent = index.record(index.intents.get(key))
     op = op or (final or {}).get("op") or ""
-    params = params if params is not None else (intent or {}).get("p") or {}
+    if params is None:
+        params = (intent or {}).get("p") or (final or {}).get("p") or {}
     outcome = outcome_of(final)
     err = (final or {}).get("err") or {}
     row: dict[str, Any] = {column: "" for column in COLUMNS}

@@ -24,6 +24,7 @@ from turkbatch.keyset import KeySet
 from turkbatch.money import ZERO, usd
 from turkbatch.report import iso, outcome_of, records
 from turkbatch.summary import table
+from turkbatch.wording import counted
 
 __all__ = ["Status", "status"]
 
@@ -45,6 +46,7 @@ class _Counts:
     reconciled: int = 0
     failed: int = 0
     in_doubt: int = 0
+    counted: int = 0  # edited bonus lines an earlier payment counts for (nothing paid)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -136,7 +138,7 @@ class Status:
         rows = [(op, *_cells(c)) for op, c in sorted(self.by_op.items())]
         lines += table(header, rows, ("total", *_cells(self.total())))
         t = self.total()
-        finished = t.done + t.already + t.reconciled
+        finished = t.done + t.already + t.reconciled + t.counted
         if self.job_operations is not None and not self.job_changed:
             left = self.job_operations - finished - t.failed
             lines.append(
@@ -146,6 +148,11 @@ class Status:
             f"{usd(self.bonus_paid)} + fees {usd(self.fees)} = {usd(self.bonus_paid + self.fees)}"
         )
         lines.append(f"bonuses paid: {self.bonuses}, {paid}")
+        if t.counted:
+            lines.append(
+                f"{counted(t.counted, 'edited bonus line')} counted as paid by an earlier "
+                "payment (--edited-payments counted): nothing paid for them"
+            )
         if self.unpriced:
             lines.append(
                 f"  plus {self.unpriced} found paid by reconciliation (amounts in the job)"
@@ -189,6 +196,10 @@ def status(journal: str | os.PathLike[str]) -> Status:
             outcome = outcome_of(rec)
             setattr(c, outcome, getattr(c, outcome) + 1)
             amount = amounts.pop(rec["k"], None)
+            if isinstance(rec.get("p"), dict):  # found paid, or counted: no intent of its own
+                amount = money.parse(rec["p"].get("BonusAmount", "0"))
+            if outcome == "counted":
+                continue  # paid once, under the earlier payment's key: counted there
             if amount is not None:
                 result.bonuses += 1
                 result.bonus_paid += amount

@@ -134,6 +134,9 @@ class Summary:
     throttles: int = 0
     elapsed: float = 0.0
     unreached: int = 0  # NotifyWorkers recipients not reached (reported, not failed)
+    reconciled: int = 0  # bonuses found paid by a lookup before anything was sent
+    counted: int = 0  # edited bonus lines an earlier payment now counts for
+    in_doubt: int = 0  # token calls whose every attempt may have reached MTurk
     interrupted: bool = False
     stopped: str | None = None
     job_changed: bool = False
@@ -164,7 +167,7 @@ class Summary:
         """0 all done, 1 some failed or left undone by a stop, 130 interrupted."""
         if self.interrupted:
             return ExitCode.INTERRUPTED
-        if self.stopped:
+        if self.stopped or self.in_doubt:
             return ExitCode.FAILED
         return ExitCode.FAILED if self.totals().failed else ExitCode.OK
 
@@ -188,6 +191,9 @@ class Summary:
             "fees_total": f"{self.fees_total:.2f}",
             "failed_earlier": self.failed_earlier,
             "unreached": self.unreached,
+            "reconciled": self.reconciled,
+            "counted": self.counted,
+            "in_doubt": self.in_doubt,
             "requests": self.requests,
             "retries": self.retries,
             "throttles": self.throttles,
@@ -231,6 +237,21 @@ class Summary:
                 "the job file changed since the last run: unchanged lines were skipped "
                 f"and new lines run; {counted(self.removed, 'operation')} done earlier no "
                 "longer in the job"
+            )
+        if self.reconciled:
+            lines.append(
+                f"{self.reconciled} bonus(es) found already paid at MTurk (looked up before "
+                "sending): recorded as reconciled, not paid again"
+            )
+        if self.counted:
+            lines.append(
+                f"{self.counted} edited bonus line(s) counted as paid by the earlier payment "
+                "(--edited-payments counted)"
+            )
+        if self.in_doubt:
+            lines.append(
+                f"{self.in_doubt} call(s) in doubt: every attempt was lost or timed out and "
+                "may have reached MTurk; run again to look them up (nothing is paid twice)"
             )
         if self.unreached:
             lines.append(
