@@ -232,10 +232,13 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
             concurrency=settings.concurrency,
         )
         await runner.run(source, stats.digest)
+        t, stopped = summary.totals(), runner.setting_error
+        if stopped is not None and not (stopped.maybe_sent or t.done or t.already or t.failed):
+            # Nothing was sent: exit 2, and the endpoint this run named binds nothing.
+            run = journal.run
+            await journal.note({"sent_nothing": True, "pid": run["pid"], "run_at": run["at"]})
+            raise stopped
     t = summary.totals()
-    stopped = runner.setting_error
-    if stopped is not None and not (stopped.maybe_sent or t.done or t.already or t.failed):
-        raise stopped  # nothing was sent: exit 2, the journal as it was
     log.info(
         "run.finished",
         done=t.done,
