@@ -790,6 +790,8 @@ class _Run(Caller):
         """
         if item.token is not None and not exc.maybe_sent:
             self._unsent[item.key] = item.op
+        elif item.token is not None:
+            self.summary.in_doubt += 1
         self.summary.count(item.op, Outcome.PENDING)
         if self.setting_error is None or exc.maybe_sent:
             self.setting_error = exc

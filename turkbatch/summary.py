@@ -245,12 +245,12 @@ class Summary:
             )
         if self.counted:
             lines.append(
-                f"{self.counted} edited bonus line(s) counted as paid by the earlier payment "
-                "(--edited-payments counted)"
+                f"{counted(self.counted, 'edited bonus line')} counted as paid by the earlier "
+                "payment (--edited-payments counted)"
             )
         if self.in_doubt:
             lines.append(
-                f"{self.in_doubt} call(s) in doubt: every attempt was lost or timed out and "
+                f"{counted(self.in_doubt, 'call')} in doubt: an attempt was lost or timed out and "
                 "may have reached MTurk; run again to look them up (nothing is paid twice)"
             )
         if self.unreached:
