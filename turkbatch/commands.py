@@ -17,7 +17,7 @@ from pathlib import Path
 
 import anyio
 
-from turkbatch import cli, engine, expand, jobs, logs, plan_text
+from turkbatch import cli, engine, expand, inputs, jobs, logs, plan_text
 from turkbatch import plan as planning
 from turkbatch import policy as iam
 from turkbatch.catalog import OPERATIONS
@@ -177,9 +177,9 @@ def _print_json(value: object) -> None:
 
 def plan(args: argparse.Namespace) -> int:
     """``turkbatch plan JOB``: print what running the job would do and cost."""
-    cli.check_job(args.job)
+    inputs.check_job(args.job)
     if args.journal is not None:
-        cli.check_journal(args.journal, may_be_missing=True)
+        inputs.check_journal(args.journal, may_be_missing=True)
     logs.configure(level="debug" if args.debug else "warning")
     settings = engine.Settings(
         client=cli.client_settings(args),
@@ -201,7 +201,7 @@ def status(args: argparse.Namespace) -> int:
     """``turkbatch status JOURNAL``: where the journal's job stands."""
     from turkbatch.status import status as read_status
 
-    cli.check_journal(args.journal)
+    inputs.check_journal(args.journal)
     result = read_status(args.journal)
     if args.output == "json":
         _print_json(result.as_dict())
@@ -214,9 +214,9 @@ def report(args: argparse.Namespace) -> int:
     """``turkbatch report JOURNAL``: one row per operation, per worker for messages."""
     from turkbatch.report import write_report
 
-    cli.check_journal(args.journal)
+    inputs.check_journal(args.journal)
     if args.job is not None:
-        cli.check_job(args.job)
+        inputs.check_job(args.job)
         jobs.check_job(args.job)  # asked for by name: an invalid one is an error, not a note
     fmt = args.format or ("json" if args.output == "json" else "csv")
     notes = write_report(args.journal, sys.stdout, fmt=fmt, job=args.job)
@@ -228,7 +228,7 @@ def report(args: argparse.Namespace) -> int:
 
 def policy(args: argparse.Namespace) -> int:
     """``turkbatch policy JOB``: the least-privilege IAM policy the job needs."""
-    cli.check_job(args.job)
+    inputs.check_job(args.job)
     jobs.check_job(args.job)
     survey = planning.survey(
         args.job,
