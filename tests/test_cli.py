@@ -894,3 +894,84 @@ async def test_a_setting_failing_after_a_maybe_sent_attempt_leaves_the_bonus_in_
         [sys.executable, "-m", "turkbatch", "status", str(journal), "--output", "json"]
     )
     assert json.loads(status.stdout)["total"]["in_doubt"] == 1
+
+
+class Endpoint:
+    """A tiny MTurk-shaped endpoint on 127.0.0.1 (aiohttp), answering with ``handler``."""
+
+    def __init__(self, handler: Callable[[aiohttp.web.Request], Any]) -> None:
+        self.app = aiohttp.web.Application()
+        self.app.router.add_post("/", handler)
+        self.runner = aiohttp.web.AppRunner(self.app)
+
+    async def __aenter__(self) -> str:
+        await self.runner.setup()
+        await aiohttp.web.TCPSite(self.runner, "127.0.0.1", 0).start()
+        return f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.runner.cleanup()
+
+
+async def run_cli(*args: str) -> tuple[int, str, str]:
+    """Run ``python -m turkbatch ARGS`` without blocking the test's event loop."""
+    done = await anyio.run_process([sys.executable, "-m", "turkbatch", *args], check=False)
+    return done.returncode, done.stdout.decode(), done.stderr.decode()
+
+
+async def test_an_iam_denial_names_the_action_to_allow(tmp_path: Path) -> None:
+    """
+    Credentials that IAM does not allow to call an operation: the balance check says to
+    allow mechanicalturk:GetAccountBalance (or --no-balance-check); without it, the run
+    stops on SendBonus naming mechanicalturk:SendBonus. Exit 2, nothing recorded failed.
+    """
+
+    async def deny(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        op = request.headers["X-Amz-Target"].rpartition(".")[2]
+        body = {
+            "__type": "AccessDeniedException",
+            "Message": f"User: arn:aws:iam::123456789012:user/lab is not authorized to "
+            f"perform: mechanicalturk:{op}",
+        }
+        return aiohttp.web.json_response(
+            body, status=400, content_type="application/x-amz-json-1.1"
+        )
+
+    job = write_bonuses(tmp_path / "job.jsonl", 2)
+    async with Endpoint(deny) as url:
+        code, _, balance = await run_cli("run", str(job), "--endpoint-url", url)
+        code2, _, run = await run_cli(
+            "run", str(job), "--endpoint-url", url, "--no-balance-check", "--progress", "0"
+        )
+    assert code == 2 and "allow mechanicalturk:GetAccountBalance" in balance, balance
+    assert code2 == 2 and "may not call SendBonus" in run, run
+    assert "allow mechanicalturk:SendBonus" in run and "turkbatch policy JOB" in run
+    records = journal_records(tmp_path / "job.journal.jsonl")
+    assert not any(r["t"] in ("failed", "done") for r in records)
+
+
+async def test_a_trickling_endpoint_cannot_hold_an_attempt_past_its_deadline(
+    tmp_path: Path,
+) -> None:
+    """
+    An endpoint that answers one byte at a time never trips --cli-read-timeout, but each
+    attempt ends after --cli-connect-timeout + --cli-read-timeout in all: plan's balance
+    lookup gives up with that reason instead of hanging.
+    """
+
+    async def trickle(request: aiohttp.web.Request) -> aiohttp.web.StreamResponse:
+        response = aiohttp.web.StreamResponse(
+            headers={"Content-Type": "application/x-amz-json-1.1"}
+        )
+        await response.prepare(request)
+        while True:
+            await response.write(b" ")
+            await anyio.sleep(0.05)
+
+    job = write_bonuses(tmp_path / "job.jsonl", 1)
+    timeouts = ("--cli-connect-timeout", "0.3", "--cli-read-timeout", "0.3")
+    async with Endpoint(trickle) as url:
+        with anyio.fail_after(60):
+            code, out, err = await run_cli("plan", str(job), "--endpoint-url", url, *timeouts)
+    assert code == 0, err
+    assert "balance: unknown (no complete answer within 0.6 s" in out, out
