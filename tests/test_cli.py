@@ -418,6 +418,29 @@ def test_an_empty_or_odd_endpoint_url_is_refused(tmp_path: Path) -> None:
 # --- a failing setting stops the run; the corrected run sends --------------------------
 
 
+class Endpoint:
+    """A tiny MTurk-shaped endpoint on 127.0.0.1 (aiohttp), answering with ``handler``."""
+
+    def __init__(self, handler: Callable[[aiohttp.web.Request], Any]) -> None:
+        self.app = aiohttp.web.Application()
+        self.app.router.add_post("/", handler)
+        self.runner = aiohttp.web.AppRunner(self.app)
+
+    async def __aenter__(self) -> str:
+        await self.runner.setup()
+        await aiohttp.web.TCPSite(self.runner, "127.0.0.1", 0).start()
+        return f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.runner.cleanup()
+
+
+async def run_cli(*args: str) -> tuple[int, str, str]:
+    """Run ``python -m turkbatch ARGS`` without blocking the test's event loop."""
+    done = await anyio.run_process([sys.executable, "-m", "turkbatch", *args], check=False)
+    return done.returncode, done.stdout.decode(), done.stderr.decode()
+
+
 def closed_port() -> str:
     """The URL of a loopback port nothing listens on (bound, then released)."""
     with socket.socket() as sock:
@@ -543,36 +566,11 @@ async def test_credentials_expiring_mid_run_stop_it_with_exit_1(tmp_path: Path) 
             body, status=400, content_type="application/x-amz-json-1.1"
         )
 
-    app = aiohttp.web.Application()
-    app.router.add_post("/", endpoint)
-    runner = aiohttp.web.AppRunner(app)
-    await runner.setup()
-    site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     job = write_bonuses(tmp_path / "job.jsonl", 6)
-    try:
-        result = await anyio.run_process(
-            [
-                sys.executable,
-                "-m",
-                "turkbatch",
-                "run",
-                str(job),
-                "--endpoint-url",
-                f"http://127.0.0.1:{port}",
-                "--no-balance-check",
-                "--concurrency",
-                "1",
-                "--progress",
-                "0",
-            ],
-            check=False,
-        )
-    finally:
-        await runner.cleanup()
-    out, err = result.stdout.decode(), result.stderr.decode()
-    assert result.returncode == 1, err
+    async with Endpoint(endpoint) as url:
+        args = ["--endpoint-url", url, "--no-balance-check", "--concurrency", "1"]
+        code, out, err = await run_cli("run", str(job), *args, "--progress", "0")
+    assert code == 1, err
     assert "stopped early: the credentials have expired" in out and "refresh" in out
     records = journal_records(tmp_path / "job.journal.jsonl")
     kinds = Counter(r["t"] for r in records)
@@ -867,25 +865,12 @@ async def test_a_setting_failing_after_a_maybe_sent_attempt_leaves_the_bonus_in_
         body = {"__type": "ExpiredTokenException", "message": "The security token expired"}
         return aiohttp.web.json_response(body, status=400, content_type=kind)
 
-    app = aiohttp.web.Application()
-    app.router.add_post("/", endpoint)
-    runner = aiohttp.web.AppRunner(app)
-    await runner.setup()
-    site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     job = write_bonuses(tmp_path / "job.jsonl", 1)
     journal = tmp_path / "job.journal.jsonl"
-    args = ["run", str(job), "--endpoint-url", f"http://127.0.0.1:{port}"]
-    try:
-        result = await anyio.run_process(
-            [sys.executable, "-m", "turkbatch", *args, "--no-balance-check", "--progress", "0"],
-            check=False,
-        )
-    finally:
-        await runner.cleanup()
-    out, err = result.stdout.decode(), result.stderr.decode()
-    assert result.returncode == 1, err
+    async with Endpoint(endpoint) as url:
+        args = ["--endpoint-url", url, "--no-balance-check", "--progress", "0"]
+        code, out, err = await run_cli("run", str(job), *args)
+    assert code == 1, err
     assert "stopped early: the credentials have expired" in out
     assert "1 call in doubt" in out and "nothing was sent" not in err
     kinds = Counter(r["t"] for r in journal_records(journal))
@@ -894,29 +879,6 @@ async def test_a_setting_failing_after_a_maybe_sent_attempt_leaves_the_bonus_in_
         [sys.executable, "-m", "turkbatch", "status", str(journal), "--output", "json"]
     )
     assert json.loads(status.stdout)["total"]["in_doubt"] == 1
-
-
-class Endpoint:
-    """A tiny MTurk-shaped endpoint on 127.0.0.1 (aiohttp), answering with ``handler``."""
-
-    def __init__(self, handler: Callable[[aiohttp.web.Request], Any]) -> None:
-        self.app = aiohttp.web.Application()
-        self.app.router.add_post("/", handler)
-        self.runner = aiohttp.web.AppRunner(self.app)
-
-    async def __aenter__(self) -> str:
-        await self.runner.setup()
-        await aiohttp.web.TCPSite(self.runner, "127.0.0.1", 0).start()
-        return f"http://127.0.0.1:{self.runner.addresses[0][1]}"
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.runner.cleanup()
-
-
-async def run_cli(*args: str) -> tuple[int, str, str]:
-    """Run ``python -m turkbatch ARGS`` without blocking the test's event loop."""
-    done = await anyio.run_process([sys.executable, "-m", "turkbatch", *args], check=False)
-    return done.returncode, done.stdout.decode(), done.stderr.decode()
 
 
 async def test_an_iam_denial_names_the_action_to_allow(tmp_path: Path) -> None:
