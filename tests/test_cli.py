@@ -937,3 +937,26 @@ async def test_a_trickling_endpoint_cannot_hold_an_attempt_past_its_deadline(
             code, out, err = await run_cli("plan", str(job), "--endpoint-url", url, *timeouts)
     assert code == 0, err
     assert "balance: unknown (no complete answer within 0.6 s" in out, out
+
+
+async def test_a_web_page_is_never_taken_for_mturk(tmp_path: Path) -> None:
+    """
+    An --endpoint-url that is some web server (a 200 page, a redirect, a 403 page) stops
+    the run, exit 2, saying it does not answer as MTurk: no bonus is ever recorded paid
+    on the strength of a web page, and nothing is recorded failed.
+    """
+    job = write_bonuses(tmp_path / "job.jsonl", 2)
+    journal = tmp_path / "job.journal.jsonl"
+    for status in (200, 301, 403):
+
+        async def page(request: aiohttp.web.Request, status: int = status) -> Any:
+            html = "<html><body>Welcome to nginx!</body></html>"
+            return aiohttp.web.Response(text=html, status=status, content_type="text/html")
+
+        async with Endpoint(page) as url:
+            args = ["--endpoint-url", url, "--no-balance-check", "--progress", "0"]
+            code, _, err = await run_cli("run", str(job), *args)
+        assert code == 2, (status, err)
+        assert "does not answer as an MTurk endpoint" in err and "--endpoint-url" in err
+        kinds = Counter(r["t"] for r in journal_records(journal))
+        assert kinds["done"] == kinds["failed"] == 0, (status, kinds)

@@ -10,7 +10,8 @@ Classification (match MTurk messages by substring, never equality)::
 
     ThrottlingException & co., HTTP 429        → Throttled       (retry, slow down)
     ServiceFault, any 5xx, empty 5xx body       → TransientError  (retry with backoff)
-    connection refused/reset/closed, timeouts   → TransientError  (includes lost responses)
+    connection refused/reset/closed, timeouts   → TransientError  (includes lost responses;
+      (once the endpoint has answered)                             refused: an outage)
     token "has already been processed",
       HIT "already exists"                      → AlreadyDone     (it happened earlier)
     "can be called with a status of",
@@ -22,12 +23,13 @@ Classification (match MTurk messages by substring, never equality)::
       ever answered), TLS failures, no or
       refused credentials (unknown key, bad
       signature, expired token), IAM denial,
-      an endpoint that does not speak MTurk     → SettingError    (stop the run: the
+      an endpoint that does not speak MTurk
+      (a bare HTTP status, a non-JSON 200)      → SettingError    (stop the run: the
                                                                    message names cause and fix)
     anything else (RequestError, ValidationException,
       ParameterValidationError)                 → PermanentError
 
-Every message is scrubbed (:func:`scrub`) of credentials, session tokens, signatures and
+Every message is scrubbed (:func:`turkbatch.redact.scrub`) of credentials, session tokens, signatures and
 authorization headers here, before anything can journal, report or log it: an endpoint's
 error message may quote the canonical request it refused.
 """
@@ -312,12 +314,19 @@ def _refused_setting(
             f"mechanicalturk:{operation} (turkbatch policy JOB prints every action a job "
             "needs) and run again"
         )
-    if code in NOT_MTURK_CODES or status in (404, 405):
-        return (
-            f"{settings.url} does not answer as an MTurk endpoint ({code}: {message}): "
-            "check --endpoint-url (the base URL, with no path)"
-        )
+    # An AWS error always names its type; a bare HTTP status (a redirect, a web server's
+    # 403 or 404 page) is some other server's answer.
+    bare = code.isdigit() and status is not None and 300 <= status < 500 and status != 429
+    if code in NOT_MTURK_CODES or status in (404, 405) or bare:
+        return _not_mturk(settings, f"{code}: {message}")
     return None
+
+
+def _not_mturk(settings: ClientSettings, what: str) -> str:
+    return (
+        f"{settings.url} does not answer as an MTurk endpoint ({what[:200]}): check "
+        "--endpoint-url (the base URL, with no path; https:// if the server redirects)"
+    )
 
 
 def _connect_failure(exc: BaseException) -> str | None:
@@ -477,4 +486,10 @@ class MTurkClient:
             raise error from exc
         self.reached = True
         meta = body.pop("ResponseMetadata", None) or {}
+        kind = str((meta.get("HTTPHeaders") or {}).get("content-type", ""))
+        if "json" not in kind:
+            # MTurk answers in JSON: a web page (a wrong URL) must never read as a success.
+            status = meta.get("HTTPStatusCode")
+            what = f"HTTP {status} {kind or 'with no content type'}"
+            raise SettingError(_not_mturk(self.settings, what), code="NotMTurk", status=status)
         return Response(body=body, request_id=meta.get("RequestId"))
