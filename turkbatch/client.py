@@ -29,9 +29,9 @@ Classification (match MTurk messages by substring, never equality)::
     anything else (RequestError, ValidationException,
       ParameterValidationError)                 → PermanentError
 
-Every message is scrubbed (:func:`turkbatch.redact.scrub`) of credentials, session tokens, signatures and
-authorization headers here, before anything can journal, report or log it: an endpoint's
-error message may quote the canonical request it refused.
+Every message is scrubbed (:func:`turkbatch.redact.scrub`) of credentials, session tokens,
+signatures and authorization headers here, before anything can journal, report or log it:
+an endpoint's error message may quote the canonical request it refused.
 """
 
 from __future__ import annotations
