@@ -212,7 +212,7 @@ def test_every_command_explains_itself(tmp_path: Path) -> None:
     examples and exit codes, and one notation for defaults; counts read in the right
     number (1 bonus, 2 operations, 1 row).
     """
-    for command in (*COMMANDS, "sim", "job", "job from-csv", ""):
+    for command in (*COMMANDS, "verify", "sim", "job", "job from-csv", ""):
         result = turkbatch(*command.split(), "--help")
         assert result.returncode == 0, command
         text = result.stdout
@@ -610,6 +610,7 @@ def test_a_directory_or_a_pipe_is_refused_in_one_line(tmp_path: Path) -> None:
         ("plan", str(fifo), "--offline"): f"{fifo} is not a regular file",
         ("policy", str(folder)): f"{folder} is a directory, not a job file",
         ("status", str(folder)): f"{folder} is a directory, not a journal",
+        ("verify", str(fifo), "--sim"): f"{fifo} is not a regular file",
         ("status", str(fifo)): f"{fifo} is not a regular file",
         ("report", str(fifo)): f"{fifo} is not a regular file",
     }
@@ -625,7 +626,8 @@ def test_a_directory_or_a_pipe_is_refused_in_one_line(tmp_path: Path) -> None:
 def test_out_of_range_pace_is_a_usage_error(tmp_path: Path) -> None:
     """
     --rate below the limiter's floor (0.5), nan, inf or not a number, and --concurrency 0
-    are usage errors naming the flag (exit 2, nothing written); in range, the run works.
+    are usage errors naming the flag (exit 2, nothing written), for run and verify; in
+    range, the run works.
     """
     job = write_bonuses(tmp_path / "job.jsonl", 2)
     for flag, value in [
@@ -640,6 +642,9 @@ def test_out_of_range_pace_is_a_usage_error(tmp_path: Path) -> None:
         ("--progress", "-1"),
         ("--cli-read-timeout", "0"),
     ]:
+        if flag in ("--rate", "--concurrency"):  # (verify paces its reads the same way)
+            verified = turkbatch("verify", str(job), "--sim", flag, value)
+            assert verified.returncode == 2 and f"argument {flag}:" in verified.stderr, flag
         result = turkbatch("run", str(job), "--sim", flag, value)
         assert result.returncode == 2, (flag, value, result.stderr)
         assert f"argument {flag}:" in result.stderr and repr(value) in result.stderr

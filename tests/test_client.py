@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,8 @@ NEW_HIT: Params = {
     "LifetimeInSeconds": 86400,
     "Question": QUESTION,
 }
-EXPIRE_AT = datetime(2099, 1, 1, tzinfo=UTC)
+# within a year of the HITs' expiry: MTurk refuses a longer ExpirationIncrementInSeconds
+EXPIRE_AT = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
 
 
 def world_document(now: float) -> dict[str, Any]:

@@ -116,6 +116,25 @@ def run_cli(
     )
 
 
+def drain(url: str, timeout: float = 10.0) -> None:
+    """
+    Wait until the simulator has answered every request it got, and no more come in.
+
+    A killed run's last requests may still be in the simulator's socket buffers or
+    sleeping out their latency; the tests move the clock 25 hours only after they land,
+    as no request waits a day in flight to MTurk.
+    """
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        totals = admin(url, lambda a: a.counters())["totals"]
+        ended = sum(v for k, v in totals.items() if k != "received")
+        if totals["received"] == ended and totals == last:
+            return
+        last = totals
+        time.sleep(0.05)
+    raise AssertionError("the simulator kept receiving requests after the run was killed")
+
+
 def assert_paid_exactly_once(url: str, records: list[dict[str, Any]]) -> None:
     """The ledger shows every job line paid once and nothing else paid."""
     bonuses = admin(url, lambda a: a.ledger())["bonuses"]
@@ -149,6 +168,7 @@ def test_crash_loop_pays_every_line_exactly_once(
         proc.wait(timeout=10)
         kills += 1
         if expire_tokens:
+            drain(url)
             admin(url, lambda a: a.advance(25 * 3600))
     for _ in range(5):
         proc = run_cli(job, url)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -326,11 +325,9 @@ def test_messages_resent_after_kills_are_at_most_those_in_flight(
     job = write_job(tmp_path / "job.jsonl", [line])
     journal = tmp_path / "j.jsonl"
     concurrency = 8
-    rng = random.Random(12)
-    for _ in range(3):
+    for threshold in (40, 100, 160):  # calls received so far, of the 200 the job makes
         proc = start_run(job, url, journal, "--concurrency", str(concurrency), "--rate", "1000")
-        time.sleep(rng.uniform(0.4, 1.0))
-        kill_when(proc, lambda: True)
+        kill_when(proc, lambda t=threshold: received(url).get("NotifyWorkers", 0) >= t)
     finish = turkbatch("run", str(job), "--endpoint-url", url, "--journal", str(journal))
     assert finish.returncode == 0, finish.stderr
     notes = admin(url, lambda a: a.ledger())["notifications"]
@@ -577,3 +574,41 @@ async def test_status_and_report_name_counted_and_unpaid_bonuses(
     assert [r["outcome"] for r in rows] == ["counted", "done", "done", "done"]
     assert rows[-1]["line"] == "" and rows[-1]["reason"] == "thanks"  # the earlier payment
     assert journal.read_bytes().count(b'"t":"unpaid"') == 1  # looked up before it was sent
+
+
+def test_a_line_edited_after_a_kill_is_refused_or_paid_once(
+    sim_process: Any, tmp_path: Path
+) -> None:
+    """SIGKILL a payout once its intents are on disk, fix a reason in the file, run again:
+    each worker whose bonus MTurk made is refused with nothing sent, and once settled as
+    counted every worker has exactly one payment."""
+    url = sim_process("--latency", "200")
+    records = [bonus(n, reason="Thnaks") for n in range(6)]
+    job = write_job(tmp_path / "job.jsonl", records)
+    journal = tmp_path / "job.journal.jsonl"
+
+    def intents() -> bool:
+        return journal.exists() and journal.read_bytes().count(b'"t":"intent"') >= 6
+
+    kill_when(start_run(job, url, journal, "--concurrency", "6"), intents)
+    time.sleep(0.5)  # let the killed run's requests land (or not) at the simulator
+    made = paid(sim_bonuses(url))
+    write_job(job, [bonus(n, reason="Thanks") for n in range(6)])
+    again = turkbatch("run", str(job), "--endpoint-url", url, "--journal", str(journal))
+    if made:  # the usual case: the killed run's requests were committed
+        assert again.returncode == ExitCode.USAGE, again.stderr
+        assert "--edited-payments counted" in again.stderr
+        assert paid(sim_bonuses(url)) == made
+        again = turkbatch(
+            "run",
+            str(job),
+            "--endpoint-url",
+            url,
+            "--journal",
+            str(journal),
+            "--edited-payments",
+            "counted",
+        )
+    assert again.returncode == 0, again.stderr
+    per_worker = Counter(b["WorkerId"] for b in sim_bonuses(url))
+    assert per_worker == Counter(r["WorkerId"] for r in records)

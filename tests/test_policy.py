@@ -53,3 +53,18 @@ def test_unknown_operations_are_refused() -> None:
     """A name that is not an MTurk operation never becomes an IAM action."""
     with pytest.raises(KeyError):
         policy.needed(["GrantBonus"])
+
+
+def test_verify_needs_only_read_calls() -> None:
+    """`policy --verify`: only Get/List actions, those of the job's checkable operations."""
+    needed = policy.for_verify(["SendBonus", "NotifyWorkers", "CreateWorkerBlock"])
+    assert list(needed) == [
+        "mechanicalturk:GetAssignment",
+        "mechanicalturk:ListAssignmentsForHIT",
+        "mechanicalturk:ListBonusPayments",
+        "mechanicalturk:ListWorkerBlocks",
+    ]
+    assert needed["mechanicalturk:ListWorkerBlocks"] == "verify CreateWorkerBlock"
+    reads = {op for ops in policy.VERIFY_READS.values() for op in ops}
+    assert all(op.startswith(("Get", "List")) for op in reads)
+    assert policy.for_verify(["NotifyWorkers", "CreateHIT"]) == {}

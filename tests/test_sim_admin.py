@@ -8,7 +8,7 @@ import aiohttp
 import orjson
 import pytest
 
-from turkbatch.sim import FaultSettings, SimAdmin, Simulator
+from turkbatch.sim import Clock, FaultSettings, SimAdmin, Simulator, WorkforceSettings, World
 from turkbatch.sim.admin import SimAdminError
 from turkbatch.sim.wire import JSON_11, TARGET_PREFIX
 
@@ -150,7 +150,10 @@ async def test_reset_restores_world_and_counters_and_optionally_faults() -> None
 
 async def test_world_options_at_run_time(sim: Simulator, admin: SimAdmin) -> None:
     """POST world toggles trailing_next_token on the running world."""
-    assert await admin.set_world(trailing_next_token=True) == {"trailing_next_token": True}
+    assert await admin.set_world(trailing_next_token=True) == {
+        "strict": False,
+        "trailing_next_token": True,
+    }
     assert sim.world.trailing_next_token is True
     assert await call(sim, "CreateWorkerBlock", {"WorkerId": WORKER, "Reason": "spam"}) == 200
     async with (
@@ -164,7 +167,10 @@ async def test_world_options_at_run_time(sim: Simulator, admin: SimAdmin) -> Non
         page = await response.json(content_type=None)
     assert page["NumResults"] == 1
     assert "NextToken" in page
-    assert await admin.set_world(trailing_next_token=False) == {"trailing_next_token": False}
+    assert await admin.set_world(trailing_next_token=False) == {
+        "strict": False,
+        "trailing_next_token": False,
+    }
 
 
 async def test_unknown_paths_methods_and_bodies(sim: Simulator) -> None:
@@ -191,3 +197,12 @@ async def test_close_is_idempotent(sim: Simulator) -> None:
     await admin.health()
     await admin.close()
     await admin.close()
+
+
+async def test_workforce_settings_are_read_through_the_admin_api(admin: SimAdmin) -> None:
+    """GET workforce says None for the default world and the settings of a workforce."""
+    assert await admin.workforce() is None
+    settings = WorkforceSettings(workers=3, seed=8, find_seconds=30)
+    world = World(clock=Clock(), workforce=settings)
+    async with Simulator(world=world) as staffed, SimAdmin(staffed.endpoint_url) as other:
+        assert await other.workforce() == settings.to_json()

@@ -214,6 +214,27 @@ def test_world_file_serves_a_strict_world(home: Path) -> None:
         assert unknown.returncode == 255
         assert "(ParameterValidationError)" in unknown.stderr
         assert 'The value "A9UNKNOWN" is not valid for the parameter WorkerId.' in unknown.stderr
+        assert f"world: strict, from {world}" in strict.stderr().splitlines()[0]
+    finally:
+        assert strict.stop() == 0
+
+
+def test_permissive_world_says_so_first(home: Path, sim: SimProcess) -> None:
+    """The default world's first line on stderr says it is permissive and what that means."""
+    first = sim.stderr().splitlines()[0]
+    assert "world: PERMISSIVE" in first
+    assert "does not exist" in first and "--strict" in first
+
+
+def test_strict_flag_serves_an_empty_strict_world(home: Path) -> None:
+    """``--strict`` needs no file: a typo'd id gets MTurk's real error, and the first line
+    on stderr says which world this is."""
+    strict = SimProcess(home, "--strict")
+    try:
+        typo = aws(home, strict.url, "get-hit", "--hit-id", "3TYPO")
+        assert typo.returncode == 255
+        assert "Hit 3TYPO does not exist." in typo.stderr
+        assert "world: strict, empty" in strict.stderr().splitlines()[0]
     finally:
         assert strict.stop() == 0
 

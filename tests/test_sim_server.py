@@ -482,6 +482,13 @@ def test_package_exports_are_honest() -> None:
     """Every name in turkbatch.sim.__all__ exists and is the public class it names."""
     import turkbatch.sim as package
 
-    assert sorted(package.__all__) == ["Clock", "FaultSettings", "SimAdmin", "Simulator", "World"]
+    assert sorted(package.__all__) == [
+        "Clock",
+        "FaultSettings",
+        "SimAdmin",
+        "Simulator",
+        "WorkforceSettings",
+        "World",
+    ]
     for name in package.__all__:
         assert getattr(package, name).__name__ == name

@@ -156,7 +156,7 @@ def _hits(run: Recorder) -> None:
         Notification={
             "Destination": "arn:aws:sns:us-east-1:123456789012:turk",
             "Transport": "SNS",
-            "Version": "2014-08-15",
+            "Version": "2006-05-05",
             "EventTypes": ["Ping"],
         },
     )
@@ -288,7 +288,8 @@ def test_strict_world_refuses_unknown_ids() -> None:
     blocked = error_of(world, "CreateWorkerBlock", WorkerId="A143XRCI1YXAFE", Reason="x")
     assert blocked.type_ == "ParameterValidationError"
     assert blocked.message == 'The value "A143XRCI1YXAFE" is not valid for the parameter WorkerId.'
-    assert blocked.turk_code is None
+    assert blocked.turk_code == "AWS.MechanicalTurk.InvalidParameterValue"
+    assert blocked.parameter == "WorkerId"
 
 
 def test_world_messages_never_carry_the_timestamp_suffix() -> None:
@@ -345,6 +346,8 @@ def test_ledger_is_json_ready_and_ordered() -> None:
         "blocks",
         "hits_created",
         "hit_extensions",
+        "refunds",
+        "work",
         "balance",
     }
     assert_output("GetAccountBalance", {"AvailableBalance": ledger["balance"]})

@@ -209,7 +209,7 @@ def test_declared_statuses_and_reviewed_assignments_load(tmp_path: Path) -> None
             "qualification_types[1]: Name 'Q' is already used",
         ),
         (
-            {"qualification_types": [{"QualificationTypeId": "2ARFPLSP75KLA8M8DH1HTEQFJN5SDF"}]},
+            {"qualification_types": [{"QualificationTypeId": "2ARFPLSP75KLA8M8DH1HTEQVJT3SY6"}]},
             "appears twice (or is a system type)",
         ),
         (
@@ -219,7 +219,7 @@ def test_declared_statuses_and_reviewed_assignments_load(tmp_path: Path) -> None
         (
             {
                 "qualification_requests": [
-                    {"QualificationTypeId": "2ARFPLSP75KLA8M8DH1HTEQFJN5SDF", "WorkerId": "A1"}
+                    {"QualificationTypeId": "2ARFPLSP75KLA8M8DH1HTEQVJT3SY6", "WorkerId": "A1"}
                 ]
             },
             "is a system type",

@@ -119,11 +119,16 @@ def test_create_hit_with_hit_type_uses_the_types_properties() -> None:
 
 
 def test_create_hit_needs_a_question_or_layout_and_known_qualifications() -> None:
-    """No Question and no HITLayoutId is refused; strict worlds check requirement types."""
+    """No Question and no HITLayoutId is refused; strict worlds check requirement types
+    and know only the layouts their file lists."""
     world = example_world()
     params = {k: v for k, v in HIT_PARAMS.items() if k != "Question"}
     assert "HITLayoutId" in error_of(world, "CreateHIT", **params).message
-    assert create_hit(world, HITLayoutId="3LAYOUT")["HITLayoutId"] == "3LAYOUT"
+    unknown = error_of(world, "CreateHIT", **params, HITLayoutId="3LAYOUT")
+    assert (unknown.type_, unknown.parameter) == ("ParameterValidationError", "HITLayoutId")
+    laid_out = World.from_dict({"hit_layouts": ["3LAYOUT"]}, clock=Clock())
+    assert create_hit(laid_out, HITLayoutId="3LAYOUT")["HITLayoutId"] == "3LAYOUT"
+    assert create_hit(World(clock=Clock()), HITLayoutId="3ANY")["HITLayoutId"] == "3ANY"
     bad = [{"QualificationTypeId": "3NOPE", "Comparator": "Exists"}]
     assert error_of(world, "CreateHIT", **HIT_PARAMS, QualificationRequirements=bad).turk_code == (
         "AWS.MechanicalTurk.QualificationTypeDoesNotExist"
@@ -200,7 +205,8 @@ def test_review_status_moves_between_reviewable_and_reviewing() -> None:
         "AWS.MechanicalTurk.InvalidHITState"
     )
     call(world, "UpdateHITReviewStatus", HITId=HIT, Revert=True)
-    assert call(world, "ListReviewableHITs")["HITs"][0]["HITStatus"] == "Reviewable"
+    assert call(world, "ListReviewableHITs")["HITs"] == [{"HITId": HIT}]
+    assert call(world, "GetHIT", HITId=HIT)["HIT"]["HITStatus"] == "Reviewable"
 
 
 def test_list_reviewable_hits_by_hit_type() -> None:
@@ -215,9 +221,13 @@ def test_list_reviewable_hits_by_hit_type() -> None:
 
 
 def test_delete_hit_rules() -> None:
-    """Only a Reviewable HIT with all work reviewed can be deleted, and only once."""
+    """Only a Reviewable HIT with all work reviewed can be deleted, and only once; unreviewed
+    work is refused in MTurk's words, which name the state and not the cause."""
     world = example_world()
-    assert "not been approved or rejected" in error_of(world, "DeleteHIT", HITId=HIT).message
+    assert error_of(world, "DeleteHIT", HITId=HIT).message == (
+        "This HIT is currently in the state 'Reviewable'.  "
+        "This operation can be called with a status of: Reviewing, Reviewable"
+    )
     for assignment in ASSIGNMENTS:
         call(world, "ApproveAssignment", AssignmentId=assignment)
     call(world, "DeleteHIT", HITId=HIT)

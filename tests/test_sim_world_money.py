@@ -12,7 +12,7 @@ from turkbatch.sim.apierror import ApiError
 from turkbatch.sim.clock import Clock
 from turkbatch.sim.world import World
 from turkbatch.sim.world_errors import INSUFFICIENT_FUNDS_MESSAGE
-from turkbatch.sim.world_money import fee_for, hit_cost, money
+from turkbatch.sim.world_money import fee_for, money, unit_cost
 from turkbatch.sim.world_tokens import TOKEN_TTL, TokenStore
 
 DAY = 24 * 3600
@@ -64,11 +64,14 @@ def test_fee_rounding_is_half_up_not_bankers() -> None:
     assert fee_for(Decimal("0.00")) == Decimal("0.01")
 
 
-def test_hit_cost_charges_forty_percent_from_ten_assignments() -> None:
-    """A HIT's cost is reward + 20 % per assignment, 40 % with 10 or more."""
-    assert hit_cost("0.50", 9) == Decimal("5.40")
-    assert hit_cost("0.50", 10) == Decimal("7.00")
-    assert hit_cost("0.00", 2) == Decimal("0.02")
+def test_unit_cost_charges_forty_percent_from_ten_assignments_and_five_for_masters() -> None:
+    """An assignment costs reward + 20 %, 40 % when the HIT has 10 or more in total, and
+    5 % more when it requires Masters."""
+    assert unit_cost("0.50", 9) * 9 == Decimal("5.40")
+    assert unit_cost("0.50", 10) * 10 == Decimal("7.00")
+    assert unit_cost("0.00", 2) * 2 == Decimal("0.02")
+    assert unit_cost("1.00", 1, masters=True) == Decimal("1.25")
+    assert unit_cost("1.00", 10, masters=True) == Decimal("1.45")
 
 
 def test_insufficient_funds_pays_nothing() -> None:

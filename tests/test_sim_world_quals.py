@@ -22,7 +22,7 @@ from turkbatch.sim.world import World
 NOT_EXIST = "You requested a Qualification that does not exist."
 NEED_GRANTED = "This operation can be called with a status of: Granted"
 NEED_PENDING = "This operation can be called with a status of: Pending"
-MASTERS_SANDBOX = "2ARFPLSP75KLA8M8DH1HTEQFJN5SDF"
+MASTERS_SANDBOX = "2ARFPLSP75KLA8M8DH1HTEQVJT3SY6"
 
 
 def create_type(world: World, name: str, **extra: Any) -> dict[str, Any]:
@@ -120,8 +120,10 @@ def test_a_test_needs_a_duration_and_excludes_auto_granting() -> None:
 
 
 def test_delete_rejects_pending_requests_keeps_grants_and_frees_the_name() -> None:
-    """A deleted type vanishes; its requests are rejected and its name is free again."""
-    world = example_world()
+    """A deleted type vanishes; its requests are rejected and its name is free again
+    48 hours later."""
+    clock = Clock()
+    world = example_world(clock)
     call(world, "DeleteQualificationType", QualificationTypeId=QT_EXPERT)
     error = error_of(world, "GetQualificationType", QualificationTypeId=QT_EXPERT)
     assert error.turk_code == "AWS.MechanicalTurk.QualificationTypeDoesNotExist"
@@ -135,6 +137,10 @@ def test_delete_rejects_pending_requests_keeps_grants_and_frees_the_name() -> No
         ]["IntegerValue"]
         == 95
     )
+    taken = error_of(world, "CreateQualificationType", Name="Expert image labeler",
+                     Description="d", QualificationTypeStatus="Active")  # fmt: skip
+    assert taken.turk_code == "AWS.MechanicalTurk.QualificationTypeAlreadyExists"
+    clock.advance(48 * 3600)
     create_type(world, "Expert image labeler")
     rejected = [
         c for c in world.ledger()["qualification_changes"] if c["Action"] == "RejectRequest"

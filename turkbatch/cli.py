@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     from turkbatch import csvjob
 
     csvjob.add_parser(commands).set_defaults(handler=csvjob.run)
+    from turkbatch import verify_cli
+
+    verify_cli.add_parser(commands)
     from turkbatch.sim import cli as sim_cli
 
     sim = sim_cli.add_parser(commands)
@@ -142,7 +145,8 @@ def _number(text: str, *, low: float, what: str, strict: bool = False) -> float:
     return value
 
 
-def _rate(text: str) -> float:
+def rate_arg(text: str) -> float:
+    """``--rate``: requests/s, at least the limiter's floor, finite."""
     return _number(text, low=MIN_RATE, what="the rate (requests/s)")
 
 
@@ -154,7 +158,8 @@ def _seconds(text: str) -> float:
     return _number(text, low=0, what="a number of seconds")
 
 
-def _count(text: str) -> int:
+def count_arg(text: str) -> int:
+    """``--concurrency``: a whole number, at least 1."""
     try:
         value = int(text)
     except ValueError:
@@ -312,7 +317,7 @@ def _add_run(commands: Commands) -> None:
     pace = run.add_argument_group("pace")
     pace.add_argument(
         "--rate",
-        type=_rate,
+        type=rate_arg,
         default=engine.DEFAULT_RATE,
         metavar="R",
         help=f"ceiling in requests/s for the account, at least {MIN_RATE:g}; cut "
@@ -320,7 +325,7 @@ def _add_run(commands: Commands) -> None:
     )
     pace.add_argument(
         "--concurrency",
-        type=_count,
+        type=count_arg,
         default=engine.DEFAULT_CONCURRENCY,
         metavar="N",
         help="calls in flight at once (default: %(default)s)",

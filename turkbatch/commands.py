@@ -55,6 +55,7 @@ examples:
   turkbatch policy payouts.jsonl > policy.json
   aws iam put-user-policy --user-name lab-payer --policy-name turkbatch \\
       --policy-document file://policy.json
+  turkbatch policy payouts.jsonl --verify          only what turkbatch verify reads
 exit codes: 0 printed, 2 invalid job
 """
 SKELETON_EXAMPLES = """\
@@ -141,6 +142,11 @@ def _add_policy(commands: cli.Commands) -> argparse.ArgumentParser:
         epilog=POLICY_EXAMPLES,
     )
     p.add_argument("job", help="the JSONL job file")
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="the policy turkbatch verify JOB needs instead: only its read calls",
+    )
     cli.connection_options(p, suppress=True)
     cli.output_options(p, suppress=True)
     return p
@@ -236,7 +242,11 @@ def policy(args: argparse.Namespace) -> int:
         details=False,
         expand=expand.plan_expansion,
     )
-    _print_json(iam.document(survey.iam))  # a policy document is JSON whatever --output says
+    actions = iam.for_verify(survey.by_op) if args.verify else survey.iam
+    if not actions:
+        print("turkbatch: verify makes no MTurk call for this job", file=sys.stderr)
+        return 0
+    _print_json(iam.document(actions))  # a policy document is JSON whatever --output says
     return 0
 
 

@@ -3,8 +3,9 @@ The pipeline: stream a validated job through rate-limited workers, journaling ev
 
 ::
 
-    job ─▶ check (whole file) ─▶ guards ─▶ settle in-doubt items ─▶ expand bulk lines
-        ─▶ skip what the journal has done ─▶ stream ─▶ intent stage ─▶ stream ─▶ N workers
+    job ─▶ check (whole file) ─▶ guards ─▶ settle in-doubt items ─▶ set bonuses against
+        the ledger (conflicts) ─▶ expand bulk lines ─▶ skip what the journal has done
+        ─▶ stream ─▶ intent stage ─▶ stream ─▶ N workers
                                                          │                      │
            journal ◀── intents, a batch per fsync ───────┘      outcomes ◀──────┤
                                                                                 ▼
@@ -16,7 +17,9 @@ the disk. One anyio task group holds the producer, the stage, the workers and
 (optionally) the signal watcher and progress reporter. Every call goes through
 :class:`turkbatch.caller.Caller`, turkbatch's only retry layer; what to retry is decided
 by :func:`turkbatch.client.classify`; in-doubt items are settled by
-:func:`turkbatch.reconcile.settle` and bulk lines expanded by :mod:`turkbatch.expand`.
+:func:`turkbatch.reconcile.settle`, the job's bonuses set against the journal's ledger of
+payments by :mod:`turkbatch.payments` (a bonus is done when the ledger holds its payment,
+however its line is spelt), and bulk lines expanded by :mod:`turkbatch.expand`.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ Besides the job's operations, turkbatch itself calls:
 - ``ListBonusPayments`` to look up in-doubt bonuses on resume (and with ``--reconcile``);
 - ``GetAssignment`` to confirm an "already approved/rejected" answer;
 - the read-only ``List*`` operation of every bulk expansion in the job.
+
+``turkbatch verify JOB`` sends only read calls: :func:`for_verify` lists exactly those
+its checks of the job's operations may make (:data:`VERIFY_READS`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any, Final
 
 from turkbatch.catalog import MONEY_OPERATIONS, iam_action
 
-__all__ = ["POLICY_VERSION", "document", "needed"]
+__all__ = ["POLICY_VERSION", "VERIFY_READS", "document", "for_verify", "needed"]
 
 POLICY_VERSION: Final = "2012-10-17"
 
@@ -33,6 +36,39 @@ _HELPERS: Final = (
         "confirm an 'already reviewed' answer",
     ),
 )
+
+#: The read calls ``turkbatch verify`` may make to check each operation.
+VERIFY_READS: Final = {
+    "SendBonus": ("ListBonusPayments", "GetAssignment", "ListAssignmentsForHIT"),
+    "ApproveAssignment": ("GetAssignment", "ListAssignmentsForHIT"),
+    "RejectAssignment": ("GetAssignment", "ListAssignmentsForHIT"),
+    "AssociateQualificationWithWorker": (
+        "ListWorkersWithQualificationType",
+        "GetQualificationScore",
+    ),
+    "DisassociateQualificationFromWorker": (
+        "ListWorkersWithQualificationType",
+        "GetQualificationScore",
+    ),
+    "AcceptQualificationRequest": ("ListQualificationRequests",),
+    "RejectQualificationRequest": ("ListQualificationRequests",),
+    "CreateWorkerBlock": ("ListWorkerBlocks",),
+    "DeleteWorkerBlock": ("ListWorkerBlocks",),
+}
+
+
+def for_verify(ops: Iterable[str]) -> dict[str, str]:
+    """
+    Return the IAM actions ``turkbatch verify`` needs for a job, each with why.
+
+    Args:
+        ops: the operations the job's lines name.
+    """
+    why: dict[str, str] = {}
+    for op in sorted(set(ops)):
+        for read in VERIFY_READS.get(op, ()):
+            why.setdefault(iam_action(read), f"verify {op}")
+    return dict(sorted(why.items()))
 
 
 def needed(ops: Iterable[str], *, listings: Iterable[str] = ()) -> dict[str, str]:

@@ -13,6 +13,7 @@ from turkbatch.sim.admin import SimAdmin
 from turkbatch.sim.clock import Clock
 from turkbatch.sim.faults import FaultSettings
 from turkbatch.sim.server import Simulator
+from turkbatch.sim.workforce_settings import WorkforceSettings
 from turkbatch.sim.world import World
 
-__all__ = ["Clock", "FaultSettings", "SimAdmin", "Simulator", "World"]
+__all__ = ["Clock", "FaultSettings", "SimAdmin", "Simulator", "WorkforceSettings", "World"]

@@ -130,6 +130,12 @@ class SimAdmin:
         result: dict[str, Any] = await self._call("POST", "reset", {"faults": faults})
         return result
 
+    async def workforce(self) -> dict[str, Any] | None:
+        """Return the simulated workforce's settings, or None when nobody works."""
+        result: dict[str, Any] = await self._call("GET", "workforce")
+        settings: dict[str, Any] | None = result["settings"]
+        return settings
+
     async def set_world(self, *, trailing_next_token: bool) -> dict[str, Any]:
         """Set run-time world options and return them."""
         body = {"trailing_next_token": trailing_next_token}

@@ -19,6 +19,7 @@ class ApiError(Exception):
         status: the HTTP status.
         suffix: whether MTurk appends `` (<epoch-ms>)`` to this message (AWS-level errors
             such as ``ValidationException`` and ``ThrottlingException`` carry none).
+        parameter: the ``Parameter`` member of a ``ParameterValidationError`` body.
     """
 
     def __init__(
@@ -29,6 +30,7 @@ class ApiError(Exception):
         turk_code: str | None = None,
         status: int = 400,
         suffix: bool = True,
+        parameter: str | None = None,
     ) -> None:
         super().__init__(message)
         self.type_ = type_
@@ -36,6 +38,7 @@ class ApiError(Exception):
         self.turk_code = turk_code
         self.status = status
         self.suffix = suffix
+        self.parameter = parameter
 
 
 def request_error(message: str, turk_code: str) -> ApiError:
@@ -43,9 +46,21 @@ def request_error(message: str, turk_code: str) -> ApiError:
     return ApiError("RequestError", message, turk_code=turk_code)
 
 
-def parameter_error(name: str, value: object) -> ApiError:
-    """Return ``ParameterValidationError`` as MTurk sends it for an unknown id."""
+INVALID_PARAMETER_VALUE = "AWS.MechanicalTurk.InvalidParameterValue"
+"""The TurkErrorCode every ParameterValidationError carries (boto3#2108)."""
+
+
+def parameter_error(name: str, value: object, message: str | None = None) -> ApiError:
+    """
+    Return ``ParameterValidationError`` as MTurk sends it (boto3#2108).
+
+    The body carries ``Parameter`` (the member at fault) and ``TurkErrorCode``
+    ``AWS.MechanicalTurk.InvalidParameterValue``; the message defaults to
+    ``The value "<value>" is not valid for the parameter <name>.``.
+    """
     return ApiError(
         "ParameterValidationError",
-        f'The value "{value}" is not valid for the parameter {name}.',
+        message or f'The value "{value}" is not valid for the parameter {name}.',
+        turk_code=INVALID_PARAMETER_VALUE,
+        parameter=name,
     )

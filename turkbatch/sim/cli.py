@@ -22,6 +22,7 @@ import structlog
 from turkbatch.sim.clock import Clock
 from turkbatch.sim.faults import DEFAULT_SEED, FaultSettings, Limit, parse_op_throttle
 from turkbatch.sim.server import DEFAULT_MAX_BODY, Simulator
+from turkbatch.sim.workforce_settings import WorkforceSettings
 from turkbatch.sim.world import World
 
 
@@ -41,13 +42,25 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one")
-    p.add_argument("--world", type=Path, metavar="FILE", help="world file to serve (strict)")
+    world = p.add_mutually_exclusive_group()
+    world.add_argument("--world", type=Path, metavar="FILE", help="world file to serve (strict)")
+    world.add_argument(
+        "--strict",
+        action="store_true",
+        help="serve an empty strict world: unknown ids get MTurk's errors (default: a "
+        "permissive world, where any id springs into being)",
+    )
     p.add_argument(
         "--credentials",
         metavar="KEY:SECRET",
         help="verify SigV4 signatures against this key pair (default: accept anything)",
     )
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the random faults")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_SEED,
+        help="seed of the random faults and of the workforce",
+    )
     p.add_argument("--throttle-rate", type=float, metavar="R", help="overall requests/s")
     p.add_argument("--throttle-burst", type=float, metavar="B", help="overall burst size")
     p.add_argument(
@@ -75,7 +88,58 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--max-body", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES", help="body size cap"
     )
+    _add_workforce_flags(p)
     return p
+
+
+def _add_workforce_flags(p: argparse.ArgumentParser) -> None:
+    w = p.add_argument_group(
+        "workforce",
+        "simulated workers who do the HITs created through the API as simulated time passes "
+        "(seeded by --seed; times in simulated seconds; these flags replace a world file's "
+        "workforce section)",
+    )
+    w.add_argument("--workers", type=int, metavar="N", help="how many workers (default: none)")
+    w.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="simulated seconds per real second (default 1; the admin clock moves it too)",
+    )
+    d = WorkforceSettings()
+    for flag, default, text in (
+        ("--find-seconds", d.find_seconds, "mean wait until an open HIT is accepted"),
+        ("--work-seconds", d.work_seconds, "mean time to submit"),
+        ("--return-share", d.return_share, "share of accepted work returned"),
+        ("--abandon-share", d.abandon_share, "share of accepted work abandoned"),
+        ("--notifiable-share", d.notifiable_share, "share reachable by NotifyWorkers at once"),
+        ("--masters-share", d.masters_share, "share holding Masters"),
+        ("--request-seconds", d.request_seconds, "mean wait between qualification requests"),
+    ):
+        w.add_argument(flag, type=float, default=default, metavar="X", help=f"{text} ({default:g})")
+
+
+def workforce_from_args(args: argparse.Namespace) -> WorkforceSettings | None:
+    """
+    Build the workforce settings from parsed ``sim`` flags (None: no ``--workers``).
+
+    Raises:
+        ValueError: a bad value.
+    """
+    if args.workers is None:
+        return None
+    return WorkforceSettings(
+        workers=args.workers,
+        seed=args.seed,
+        find_seconds=args.find_seconds,
+        work_seconds=args.work_seconds,
+        return_share=args.return_share,
+        abandon_share=args.abandon_share,
+        notifiable_share=args.notifiable_share,
+        masters_share=args.masters_share,
+        request_seconds=args.request_seconds,
+    )
 
 
 def _op_throttle(text: str) -> tuple[str, Limit]:
@@ -114,12 +178,18 @@ def simulator_from_args(args: argparse.Namespace) -> Simulator:
         OSError: the world file cannot be read.
     """
     faults = settings_from_args(args)
-    clock = Clock()
+    workforce = workforce_from_args(args)
+    clock = Clock(speed=args.speed)
     if args.world is not None:
-        world = World.from_file(args.world, clock=clock)
+        world = World.from_file(args.world, clock=clock, workforce=workforce)
         world.trailing_next_token = args.trailing_next_token
     else:
-        world = World(clock=clock, trailing_next_token=args.trailing_next_token)
+        world = World(
+            clock=clock,
+            strict=args.strict,
+            trailing_next_token=args.trailing_next_token,
+            workforce=workforce,
+        )
     credentials: tuple[str, str] | None = None
     if args.credentials is not None:
         key, sep, secret = args.credentials.partition(":")
@@ -143,7 +213,38 @@ def simulator_from_args(args: argparse.Namespace) -> Simulator:
     return sim
 
 
-async def serve(sim: Simulator, *, out: TextIO | None = None, info: TextIO | None = None) -> None:
+def world_notice(sim: Simulator, source: Path | None = None) -> str:
+    """Return the line that tells a person which kind of world is served, and what it means."""
+    if not sim.world.strict:
+        return (
+            "turkbatch sim: world: PERMISSIVE: any id it has not seen springs into being, so "
+            "a typo'd id never gets MTurk's 'does not exist'; use --strict (empty) or "
+            "--world FILE for MTurk's errors\n"
+        )
+    where = f"from {source}" if source is not None else "empty"
+    return f"turkbatch sim: world: strict, {where}: unknown ids get MTurk's errors\n"
+
+
+def workforce_notice(sim: Simulator) -> str:
+    """Return the line that says who does the HITs, and how time passes."""
+    settings = sim.world.workforce
+    speed = sim.clock.speed
+    pace = f"; time runs {speed:g}x" if speed != 1.0 else ""
+    if settings is None:
+        return f"turkbatch sim: workforce: none (nobody works on HITs){pace}\n"
+    return (
+        f"turkbatch sim: workforce: {settings.workers} workers, seed {settings.seed}{pace}; "
+        "move time with POST /_turkbatch/clock\n"
+    )
+
+
+async def serve(
+    sim: Simulator,
+    *,
+    out: TextIO | None = None,
+    info: TextIO | None = None,
+    source: Path | None = None,
+) -> None:
     """
     Serve until SIGINT or SIGTERM, printing the endpoint URL first.
 
@@ -151,6 +252,7 @@ async def serve(sim: Simulator, *, out: TextIO | None = None, info: TextIO | Non
         sim: a simulator that has not been started.
         out: where the endpoint URL line goes (standard output by default).
         info: where human-readable notes go (standard error by default).
+        source: the world file served, if any (named in the notice).
     """
     out = out or sys.stdout
     info = info or sys.stderr
@@ -161,6 +263,8 @@ async def serve(sim: Simulator, *, out: TextIO | None = None, info: TextIO | Non
         out.flush()
         faults = sim.faults.to_json()
         active = {k: v for k, v in faults.items() if v and k != "seed"}
+        info.write(world_notice(sim, source))
+        info.write(workforce_notice(sim))
         info.write(
             f"turkbatch sim: MTurk Requester API at {sim.endpoint_url} "
             f"(signatures {'checked' if sim.checks_signatures else 'not checked'}; "
@@ -197,7 +301,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"turkbatch sim: {exc}\n")
         return 2
     try:
-        asyncio.run(serve(sim))
+        asyncio.run(serve(sim, source=args.world))
     except OSError as exc:  # cannot bind
         sys.stderr.write(f"turkbatch sim: {exc}\n")
         return 2

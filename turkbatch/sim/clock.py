@@ -1,4 +1,4 @@
-"""The simulator's clock: real time plus an offset that tests can advance."""
+"""The simulator's clock: real time (optionally sped up) plus an offset tests can advance."""
 
 from __future__ import annotations
 
@@ -8,15 +8,24 @@ from datetime import UTC, datetime
 
 class Clock:
     """
-    Wall-clock time that can be moved forward on demand.
+    Wall-clock time that can be moved forward on demand, and optionally run faster.
 
     The simulator reads every timestamp (token expiry, CreationTime, the
     ``(<epoch-ms>)`` suffix on error messages) from one ``Clock``, so a test can
     jump 24 hours ahead in microseconds by calling :meth:`advance`.
+
+    Args:
+        offset: seconds added to the time from the start.
+        speed: simulated seconds per real second from now on (``60``: a minute a second);
+            1 keeps real time.
     """
 
-    def __init__(self, *, offset: float = 0.0) -> None:
+    def __init__(self, *, offset: float = 0.0, speed: float = 1.0) -> None:
+        if not speed > 0:
+            raise ValueError("the clock's speed must be above 0")
         self._offset = offset
+        self.speed = speed
+        self._origin = time.time()
 
     @property
     def offset(self) -> float:
@@ -25,7 +34,10 @@ class Clock:
 
     def time(self) -> float:
         """Return simulated epoch seconds."""
-        return time.time() + self._offset
+        if self.speed == 1.0:
+            return time.time() + self._offset
+        origin = self._origin
+        return origin + (time.time() - origin) * self.speed + self._offset
 
     def epoch_ms(self) -> int:
         """Return simulated epoch milliseconds, as MTurk puts in its messages."""

@@ -8,6 +8,7 @@ never throttled, faulted, delayed, signature-checked or counted. Bodies are plai
 ==================  ========  ============================================================
 path                method    what
 ==================  ========  ============================================================
+(none), ``page``    GET       the read-only HTML page (``?refresh=N`` seconds, 0: never)
 ``health``          GET       ``{"status": "ok", "operations": 39}``
 ``ledger``          GET       ``world.ledger()``
 ``counters``        GET       per-operation and total request counts
@@ -17,7 +18,9 @@ path                method    what
 ``clock``           POST      ``{"advance": seconds}``; returns the new ``clock``
 ``reset``           POST      world to its initial state, counters zeroed, buckets refilled;
                               ``{"faults": true}`` also restores the starting faults
-``world``           GET/POST  run-time world options: ``{"trailing_next_token": bool}``
+``world``           GET       ``{"strict": bool, "trailing_next_token": bool}``
+``world``           POST      set ``{"trailing_next_token": bool}``
+``workforce``       GET       ``{"settings": {...} | null}``: the simulated workforce
 ==================  ========  ============================================================
 
 Bad input gets HTTP 400 ``{"error": "..."}``; unknown paths 404; wrong methods 405.
@@ -27,14 +30,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 import structlog
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from turkbatch.sim.server import Simulator
+from turkbatch.sim.clock import Clock
+from turkbatch.sim.counters import Counters
+from turkbatch.sim.faults import FaultSettings
+from turkbatch.sim.page import DEFAULT_REFRESH, render
+from turkbatch.sim.world import World
 
 log = structlog.get_logger()
 
@@ -48,15 +54,35 @@ class AdminInputError(ValueError):
     """An admin request the simulator cannot act on (answered with HTTP 400)."""
 
 
+class Steerable(Protocol):
+    """
+    What the admin API needs of a simulator, and nothing more (so this module never
+    imports the server, which imports it).
+    """
+
+    world: World
+    clock: Clock
+    counters: Counters
+    faults: FaultSettings
+
+    def operations(self) -> tuple[str, ...]:
+        """Return the operations served."""
+        ...
+
+    def reset(self, *, faults: bool = False) -> None:
+        """Restore the world and counters (and the starting faults, when asked)."""
+        ...
+
+
 class Control:
     """
     The admin routes of one simulator.
 
     Args:
-        sim: the simulator to inspect and steer.
+        sim: the simulator to inspect and steer, seen through :class:`Steerable`.
     """
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: Steerable) -> None:
         self._sim = sim
         self._routes: dict[tuple[str, str], _Route] = {
             ("GET", "health"): self._health,
@@ -68,6 +94,7 @@ class Control:
             ("POST", "clock"): self._advance,
             ("POST", "reset"): self._reset,
             ("GET", "world"): self._world,
+            ("GET", "workforce"): self._workforce,
             ("POST", "world"): self._set_world,
         }
         self._names = {name for _, name in self._routes}
@@ -75,6 +102,8 @@ class Control:
     async def handle(self, request: web.BaseRequest) -> web.Response:
         """Answer one admin request."""
         name = request.path[len(ADMIN_PREFIX) :].rstrip("/")
+        if name in ("", "page") and request.method == "GET":
+            return self._page(request)
         route = self._routes.get((request.method, name))
         if route is None:
             if name in self._names:
@@ -92,6 +121,24 @@ class Control:
         except Exception as exc:
             log.exception("sim.admin_failed", path=request.path)
             return _json(500, {"error": f"{type(exc).__name__}: {exc}"})
+
+    def _page(self, request: web.BaseRequest) -> web.Response:
+        """Render the read-only HTML page (:mod:`turkbatch.sim.page`)."""
+        try:
+            refresh = max(0, int(request.query.get("refresh", DEFAULT_REFRESH)))
+        except ValueError:
+            return _json(400, {"error": "refresh must be a whole number of seconds"})
+        world = self._sim.world
+        settings = world.workforce
+        body = render(
+            world.view(),
+            world.ledger(),
+            self._sim.counters.to_json(),
+            workforce=None if settings is None else settings.to_json(),
+            refresh=refresh,
+        )
+        headers = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
+        return web.Response(status=200, body=body.encode(), headers=headers)
 
     async def _health(self, _: dict[str, Any]) -> object:
         return {"status": "ok", "operations": len(self._sim.operations())}
@@ -134,7 +181,12 @@ class Control:
         return {"reset": True, "faults": self._sim.faults.to_json()}
 
     async def _world(self, _: dict[str, Any]) -> object:
-        return {"trailing_next_token": bool(self._sim.world.trailing_next_token)}
+        world = self._sim.world
+        return {"strict": world.strict, "trailing_next_token": bool(world.trailing_next_token)}
+
+    async def _workforce(self, _: dict[str, Any]) -> object:
+        settings = self._sim.world.workforce
+        return {"settings": None if settings is None else settings.to_json()}
 
     async def _set_world(self, body: dict[str, Any]) -> object:
         extra = set(body) - {"trailing_next_token"}

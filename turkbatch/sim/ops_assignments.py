@@ -8,6 +8,8 @@ Submitted assignment whose AutoApprovalTime has passed is approved by MTurk itse
 next time anything looks at it. Any other transition fails with "This operation can be
 called with a status of: Submitted" (InvalidAssignmentState). Every change is logged in
 the ledger's ``assignment_changes`` and makes the worker eligible for NotifyWorkers.
+A rejection gives the assignment's reward and commission back to the balance; overriding
+it debits them again (InsufficientFunds when the balance cannot cover them).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 from turkbatch.sim import world_errors as err
+from turkbatch.sim.world_lifecycle import charge_override, refund_rejected
 from turkbatch.sim.world_pages import paginate
 from turkbatch.sim.world_records import Assignment, AssignmentStatus, Json
 from turkbatch.sim.world_state import DAY, Operation, Params, State
@@ -36,6 +39,7 @@ def approve_assignment(state: State, params: Params) -> Json:
             raise err.override_hit_deleted(assignment.hit.hit_id)
         if now - assignment.submit_time > OVERRIDE_WINDOW:
             raise err.override_too_late(assignment.assignment_id)
+        charge_override(state, assignment)
     elif assignment.status is not AssignmentStatus.SUBMITTED:
         raise err.wrong_status("Submitted", err.INVALID_ASSIGNMENT_STATE)
     state.change_assignment(
@@ -49,13 +53,11 @@ def reject_assignment(state: State, params: Params) -> Json:
     assignment = state.assignment(params["AssignmentId"])
     if assignment.status is not AssignmentStatus.SUBMITTED:
         raise err.wrong_status("Submitted", err.INVALID_ASSIGNMENT_STATE)
+    now = state.now()
     state.change_assignment(
-        assignment,
-        AssignmentStatus.REJECTED,
-        state.now(),
-        params["RequesterFeedback"],
-        "requester",
+        assignment, AssignmentStatus.REJECTED, now, params["RequesterFeedback"], "requester"
     )
+    refund_rejected(state, assignment, now)
     return {}
 
 

@@ -4,14 +4,20 @@ UpdateHITTypeOfHIT, DeleteHIT, ListReviewPolicyResultsForHIT.
 
 A HIT is Assignable while it has not expired and has assignments left, Unassignable
 when it is closed but work is still in progress, Reviewable when it is closed with none,
-Reviewing when the requester marks it so, and Disposed once deleted. DeleteHIT needs
-a Reviewable HIT whose submitted work is all approved or rejected; a second DeleteHIT
-fails with "This HIT is currently in the state 'Disposed'. ...".
+Reviewing when the requester marks it so, and Disposed once deleted (or 120 days old).
+DeleteHIT needs a Reviewable or Reviewing HIT whose submitted work is all approved or
+rejected; otherwise it fails with "This HIT is currently in the state '<status>'.  This
+operation can be called with a status of: Reviewing, Reviewable", even when the state
+named is Reviewable and the cause is unreviewed work, as MTurk does (boto3#2107).
 
 UpdateExpirationForHIT has no token parameter, yet MTurk derives one from the HITId and
 the new ExpireAt (Dallinger#3109): repeating the same ExpireAt within 24 hours fails with
 ``The idempotency token "<HITId><Wed Jul 14 20:26:06 UTC 2021>" has already been
-processed.``. An ExpireAt in the past expires the HIT now.
+processed.``. An ExpireAt at or before now expires the HIT now. A later ExpireAt is
+turned into an increment over the HIT's current expiry, which must be 60 to 31,536,000
+seconds, else ParameterValidationError "The value -380572 is invalid for
+ExpirationIncrementInSeconds. ..." (aws-sdk-ruby#2065, aws-sdk-java#1817): a HIT's
+expiry can be moved later, never earlier but to now.
 """
 
 from __future__ import annotations
@@ -20,12 +26,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from turkbatch.sim import world_errors as err
+from turkbatch.sim.world_lifecycle import expire_hit, extend_hit
 from turkbatch.sim.world_records import AssignmentStatus, HITStatus, Json
 from turkbatch.sim.world_state import Operation, Params, State
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _LIVE = "Assignable, Unassignable, Reviewable, Reviewing"
+_DELETABLE = "Reviewing, Reviewable"
+MIN_INCREMENT = 60
+"""The shortest extension UpdateExpirationForHIT accepts, in seconds."""
+MAX_INCREMENT = 31_536_000
+"""The longest extension UpdateExpirationForHIT accepts, in seconds (365 days)."""
 
 
 def java_date(epoch: float) -> str:
@@ -50,7 +62,7 @@ def epoch_of(value: Any) -> float:
 
 
 def update_expiration(state: State, params: Params) -> Json:
-    """Move a HIT's expiry; a time in the past expires it immediately."""
+    """Expire a HIT now (a time not in the future), or extend it (see the module doc)."""
     operation = "UpdateExpirationForHIT"
     hit = state.hit(params["HITId"])
     expire_at = epoch_of(params["ExpireAt"])
@@ -62,7 +74,14 @@ def update_expiration(state: State, params: Params) -> Json:
         raise err.token_processed(token)
     if hit.disposed:
         raise err.hit_in_state("Disposed", _LIVE)
-    hit.expiration = max(expire_at, state.now())
+    now = state.now()
+    if expire_at <= now:
+        expire_hit(state, hit, min(hit.expiration, now))
+    else:
+        increment = round(expire_at - hit.expiration)
+        if not MIN_INCREMENT <= increment <= MAX_INCREMENT:
+            raise err.bad_increment(increment)
+        extend_hit(state, hit, expire_at)
     state.tokens.remember(operation, token, hit.hit_id)
     return {}
 
@@ -90,14 +109,12 @@ def update_hit_type_of_hit(state: State, params: Params) -> Json:
 
 
 def delete_hit(state: State, params: Params) -> Json:
-    """Dispose of a Reviewable HIT whose submitted work is all reviewed."""
-    hit = state.hit(params["HITId"])
+    """Dispose of a Reviewable or Reviewing HIT whose submitted work is all reviewed."""
+    hit = state.settle_hit(state.hit(params["HITId"]))
     status = hit.status(state.now())
-    if status is not HITStatus.REVIEWABLE:
-        raise err.hit_in_state(str(status), "Reviewable")
-    state.settle_hit(hit)
-    if any(a.status is AssignmentStatus.SUBMITTED for a in hit.assignments):
-        raise err.hit_has_unreviewed_work(hit.hit_id)
+    unreviewed = any(a.status is AssignmentStatus.SUBMITTED for a in hit.assignments)
+    if status not in (HITStatus.REVIEWABLE, HITStatus.REVIEWING) or unreviewed:
+        raise err.hit_in_state(str(status), _DELETABLE)
     hit.disposed = True
     return {}
 

@@ -4,27 +4,39 @@ CreateAdditionalAssignmentsForHIT, GetHIT, ListHITs, ListReviewableHITs,
 ListHITsForQualificationType.
 
 Creating or extending a HIT charges its cost up front: per assignment, the reward plus
-MTurk's commission (20 %, or 40 % for HITs with 10 or more assignments; at least $0.01),
-or fails with InsufficientFunds. The three token-carrying calls remember a successful
-UniqueRequestToken for 24 hours: a CreateHIT* duplicate fails with ``The HIT with ID
-"<id>" already exists.`` (HitAlreadyExists), a CreateAdditionalAssignmentsForHIT
+MTurk's commission (20 %, or 40 % for HITs with 10 or more assignments in total, +5 %
+for HITs that require Masters; at least $0.01), or fails with InsufficientFunds. The
+per-assignment cost is fixed when the HIT is created; added assignments cost the same
+(a HIT cannot cross the 10-assignment line). What comes back and when is told in
+:mod:`turkbatch.sim.world_lifecycle`. The three token-carrying calls remember a
+successful UniqueRequestToken for 24 hours: a CreateHIT* duplicate fails with ``The HIT
+with ID "<id>" already exists.`` (HitAlreadyExists), a CreateAdditionalAssignmentsForHIT
 duplicate with ``The idempotency token "<token>" has already been processed.``.
-Equal HIT-type properties always give the same HITTypeId.
+Equal HIT-type properties always give the same HITTypeId; input rules are checked as in
+:mod:`turkbatch.sim.world_inputs`.
+
+ListReviewableHITs lists entries that hold only ``HITId``, as MTurk does (aws-sdk-js#2522:
+"By default, ListReviewableHITs operation only returns the IDs of HITs"); read a HIT's
+status and counts with GetHIT.
 """
 
 from __future__ import annotations
 
 from turkbatch.sim import world_errors as err
-from turkbatch.sim.world_money import LARGE_HIT, hit_cost
+from turkbatch.sim.world_inputs import check_layout, check_requirements, question_kind
+from turkbatch.sim.world_lifecycle import release_unused, reopen, schedule_hit
+from turkbatch.sim.world_money import LARGE_HIT, unit_cost
 from turkbatch.sim.world_pages import paginate
 from turkbatch.sim.world_records import Hit, HITStatus, HitType, Json
 from turkbatch.sim.world_state import DEFAULT_AUTO_APPROVAL_DELAY, Operation, Params, State
+from turkbatch.sim.world_system import requires_masters
 
 
 def _hit_type_from(state: State, params: Params) -> HitType:
     quals = params.get("QualificationRequirements") or []
     for requirement in quals:
         state.qual_type(requirement["QualificationTypeId"])
+    check_requirements(quals)
     return state.hit_type_for(
         title=params["Title"],
         description=params["Description"],
@@ -43,10 +55,16 @@ def _check_create(state: State, operation: str, params: Params) -> None:
         hit_id = state.tokens.seen(operation, token)
         if hit_id is not None:
             raise err.hit_already_exists(hit_id)
-    if params.get("Question") is None and params.get("HITLayoutId") is None:
+    question = params.get("Question")
+    layout_id = params.get("HITLayoutId")
+    if question is None and layout_id is None:
         raise err.invalid_parameter(
             "Either a Question parameter or a HITLayoutId parameter must be provided."
         )
+    if question is not None:
+        question_kind(question)
+    if layout_id is not None:
+        check_layout(layout_id, state.layouts)
 
 
 def _new_hit(state: State, operation: str, params: Params, hit_type: HitType) -> Json:
@@ -54,7 +72,8 @@ def _new_hit(state: State, operation: str, params: Params, hit_type: HitType) ->
     count = params.get("MaxAssignments", 1)
     if count < 1:
         raise err.invalid_parameter("MaxAssignments must be at least 1.")
-    cost = hit_cost(hit_type.reward, count)
+    unit = unit_cost(hit_type.reward, count, masters=requires_masters(hit_type))
+    cost = unit * count
     state.charge(cost)
     now = state.now()
     hit = state.add_hit(
@@ -70,8 +89,10 @@ def _new_hit(state: State, operation: str, params: Params, hit_type: HitType) ->
             annotation=params.get("RequesterAnnotation"),
             assignment_review_policy=params.get("AssignmentReviewPolicy"),
             hit_review_policy=params.get("HITReviewPolicy"),
+            unit_cost=unit,
         )
     )
+    schedule_hit(state, hit)
     token = params.get("UniqueRequestToken")
     state.log["hits_created"].append(
         {
@@ -121,9 +142,11 @@ def create_additional_assignments(state: State, params: Params) -> Json:
         raise err.hit_in_state("Disposed", "Assignable, Unassignable, Reviewable, Reviewing")
     if hit.max_assignments < LARGE_HIT <= hit.max_assignments + extra:
         raise err.max_assignments_increase()
-    cost = hit_cost(hit.hit_type.reward, extra)
+    cost = hit.unit_cost * extra
     state.charge(cost)
     hit.max_assignments += extra
+    release_unused(state, hit, state.now())  # added to a closed HIT: nobody can take them
+    reopen(state, hit)
     state.log["hit_extensions"].append(
         {
             "HITId": hit.hit_id,
@@ -159,7 +182,7 @@ def list_hits(state: State, params: Params) -> Json:
 
 
 def list_reviewable_hits(state: State, params: Params) -> Json:
-    """List HITs that are Reviewable (default) or Reviewing, optionally of one HIT type."""
+    """List the ids of HITs Reviewable (default) or Reviewing, optionally of one HIT type."""
     now = state.now()
     status = HITStatus(params.get("Status", "Reviewable"))
     type_id = params.get("HITTypeId")
@@ -176,7 +199,7 @@ def list_reviewable_hits(state: State, params: Params) -> Json:
         scope=f"ListReviewableHITs:{status}:{type_id}",
         items=state.hit_list,
         result_key="HITs",
-        render=lambda hit: state.settle_hit(hit).to_json(now),
+        render=lambda hit: {"HITId": hit.hit_id},
         keep=keep,
     )
 

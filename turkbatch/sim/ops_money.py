@@ -11,13 +11,14 @@ check, Decimal arithmetic and three appends. Its rules:
   pay nothing; after 24 hours the token is forgotten and the same call pays again;
 - a strict world also refuses an unknown worker (ParameterValidationError) and an
   assignment of another worker (AssignmentDoesNotExist); a permissive one pays as named;
-- bonus amounts are stored and listed with two decimals (``"5"`` is listed as ``"5.00"``).
+- bonus amounts are stored and listed with two decimals (``"5"`` is listed as ``"5.00"``);
+  one of 27 or more digits is refused with ParameterValidationError (BonusAmount).
 """
 
 from __future__ import annotations
 
 from turkbatch.sim import world_errors as err
-from turkbatch.sim.world_money import fee_for, money
+from turkbatch.sim.world_money import amount_param, fee_for
 from turkbatch.sim.world_pages import paginate
 from turkbatch.sim.world_records import Bonus, Json
 from turkbatch.sim.world_state import Operation, Params, State
@@ -30,7 +31,7 @@ def send_bonus(state: State, params: Params) -> Json:
     token = params.get("UniqueRequestToken")
     if token is not None and state.tokens.seen(OPERATION, token) is not None:
         raise err.token_processed(token)
-    amount = money(params["BonusAmount"])
+    amount = amount_param(params["BonusAmount"], "BonusAmount")
     if amount <= 0:
         raise err.invalid_parameter("BonusAmount must be greater than 0.00.")
     worker_id = params["WorkerId"]

@@ -3,7 +3,8 @@ HIT-event notification settings: UpdateNotificationSettings, SendTestEventNotifi
 
 The simulator sends nothing; it checks the destination fits the transport (an e-mail
 address for Email, an ``https://sqs.`` queue URL for SQS, an ``arn:aws:sns:`` topic ARN
-for SNS) and keeps each HIT type's specification and Active flag.
+for SNS) and the ``Version`` is ``2006-05-05``, and keeps each HIT type's specification
+and Active flag.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from turkbatch.sim import world_errors as err
+from turkbatch.sim.world_inputs import check_notification_version
 from turkbatch.sim.world_records import Json
 from turkbatch.sim.world_state import Operation, Params, State
 
@@ -23,6 +25,7 @@ _DESTINATION_CHECKS: dict[str, Callable[[str], bool]] = {
 
 def check_specification(spec: Json) -> None:
     """Refuse a notification specification whose destination does not fit its transport."""
+    check_notification_version(spec)
     transport = spec["Transport"]
     destination = spec["Destination"]
     if not _DESTINATION_CHECKS[transport](destination):

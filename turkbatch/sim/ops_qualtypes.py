@@ -4,15 +4,20 @@ UpdateQualificationType, DeleteQualificationType, ListQualificationTypes.
 
 Names are unique among the requester's live types. MTurk's system types (Masters,
 Worker_Locale, ...) exist in every world: they can be read, listed and required by HITs,
-but not granted, changed or deleted (PermissionDenied). A deleted type disappears at once
-(its name is free again; MTurk takes up to 48 hours): every later call naming it fails
-with QualificationTypeDoesNotExist, its pending requests are rejected, and the
-qualifications already granted stay with the workers.
+but not granted, changed or deleted (PermissionDenied). A deleted type disappears at once:
+every later call naming it fails with QualificationTypeDoesNotExist, its pending
+requests are rejected, the qualifications already granted stay with the workers, and
+the HIT types that require it are deleted too, so creating HITs of them fails with
+HITTypeDoesNotExist [C: model doc]. Its name stays taken for 48 hours of simulated time
+(the doc's "up to 48 hours"; the simulator takes the longest). A ``Test`` must be
+QuestionForm XML (:mod:`turkbatch.sim.world_inputs`).
 """
 
 from __future__ import annotations
 
 from turkbatch.sim import world_errors as err
+from turkbatch.sim.world_inputs import check_test
+from turkbatch.sim.world_lifecycle import announce_type
 from turkbatch.sim.world_pages import paginate
 from turkbatch.sim.world_records import Json, QualType, RequestState
 from turkbatch.sim.world_state import Operation, Params, State
@@ -30,9 +35,13 @@ _UPDATABLE = {
 
 
 _TEST_AND_AUTO = "A QualificationType cannot have both a Test and AutoGranted set to true."
+NAME_RESERVED = 48 * 3600.0
+"""How long a deleted type's name stays taken, in seconds."""
 
 
 def _check_test(test: str | None, duration: int | None, auto_granted: bool) -> None:
+    if test is not None:
+        check_test(test)
     if test is not None and duration is None:
         raise err.invalid_parameter("TestDurationInSeconds must be specified with a Test.")
     if test is not None and auto_granted:
@@ -42,8 +51,12 @@ def _check_test(test: str | None, duration: int | None, auto_granted: bool) -> N
 def create_qualification_type(state: State, params: Params) -> Json:
     """Create a qualification type with a name not used by another live type."""
     name = params["Name"]
-    if name in state.qual_type_names:
-        raise err.qual_type_name_taken()
+    holder = state.qual_type_names.get(name)
+    if holder is not None:
+        held = state.qual_types[holder]
+        if held.deleted_at is None or state.now() < held.deleted_at + NAME_RESERVED:
+            raise err.qual_type_name_taken()
+        del state.qual_type_names[name]
     test = params.get("Test")
     if params.get("AnswerKey") is not None and test is None:
         raise err.invalid_parameter("An AnswerKey can only be given with a Test.")
@@ -66,6 +79,7 @@ def create_qualification_type(state: State, params: Params) -> Json:
             auto_granted_value=params.get("AutoGrantedValue"),
         )
     )
+    announce_type(state, qual_type)
     return {"QualificationType": qual_type.to_json()}
 
 
@@ -99,10 +113,13 @@ def update_qualification_type(state: State, params: Params) -> Json:
 
 
 def delete_qualification_type(state: State, params: Params) -> Json:
-    """Delete a type: free its name and reject its pending requests."""
+    """Delete a type and the HIT types requiring it; reject its pending requests."""
     qual_type = _owned(state, params)
     qual_type.disposed = True
-    state.qual_type_names.pop(qual_type.name, None)
+    qual_type.deleted_at = state.now()
+    for hit_type in state.hit_types.values():
+        if any(q["QualificationTypeId"] == qual_type.type_id for q in hit_type.qual_requirements):
+            hit_type.disposed = True
     for request in qual_type.requests:
         if request.state is RequestState.PENDING:
             request.state = RequestState.REJECTED

@@ -5,8 +5,10 @@ Error shapes (HTTP 400 unless noted; every body is JSON):
 
 - MTurk's own errors keep MTurk's shape, ``__type`` without a namespace and a capital
   ``Message`` that ends in `` (<epoch-ms>)``: ``RequestError`` (with ``TurkErrorCode``),
-  ``ParameterValidationError``, and ``ServiceFault`` (HTTP 500, "Amazon Mechanical Turk
-  is temporarily unable to process your request. Try your call again.").
+  ``ParameterValidationError`` (with ``Parameter`` and ``TurkErrorCode``
+  ``AWS.MechanicalTurk.InvalidParameterValue``), and ``ServiceFault`` (HTTP 500,
+  "Amazon Mechanical Turk is temporarily unable to process your request. Try your call
+  again.").
 - Server-side validation: ``{"__type": "ValidationException", "Message": "1 validation
   error detected: Value '0.9752' at 'bonusAmount' failed to satisfy constraint: …"}``,
   no suffix, member paths in lowerCamelCase, list members as ``workerIds.4.member``.
@@ -62,6 +64,8 @@ def error_body(error: ApiError, epoch_ms: int) -> bytes:
         return orjson.dumps({"__type": error.type_, "message": error.message})
     message = f"{error.message} ({epoch_ms})" if error.suffix else error.message
     body: dict[str, str] = {"__type": error.type_, "Message": message}
+    if error.parameter is not None:
+        body["Parameter"] = error.parameter
     if error.turk_code is not None:
         body["TurkErrorCode"] = error.turk_code
     return orjson.dumps(body)

@@ -39,6 +39,7 @@ Times are epoch seconds or ISO 8601 strings (naive means UTC); "now" is load tim
 
     {
       "balance": "250.00",                                   // default "10000.00"
+      "hit_layouts": ["3..."],            // the HITLayoutIds CreateHIT may name
       "workers": [{"WorkerId": "A1...",                      // required
                    "notifiable": true,    // false → NotifyWorkers HardFailure until
                                           //   work of theirs is approved or rejected
@@ -73,8 +74,10 @@ Times are epoch seconds or ISO 8601 strings (naive means UTC); "now" is load tim
       "blocks": [{"WorkerId": "A1...", "Reason": "..."}]
     }
 
-Every WorkerId mentioned anywhere is a known (notifiable) worker; list it under
-``workers`` only to change ``notifiable`` or ``soft_fail``. A Submitted assignment whose
+Every WorkerId mentioned anywhere is a known worker. NotifyWorkers reaches a worker only
+once work of theirs has been approved or rejected (in the file or later), as on MTurk;
+listing a worker under ``workers`` says they did such work for you before the file
+begins (notifiable unless ``"notifiable": false``). A Submitted assignment whose
 SubmitTime + AutoApprovalDelayInSeconds has passed is auto-approved when first looked at,
 as MTurk would have done. See ``jobs/world.example.json``.
 
@@ -82,7 +85,15 @@ The ledger
 ----------
 :meth:`World.ledger` is what exactly-once tests count: ``bonuses`` (every bonus paid,
 once, in order), ``notifications`` (one per delivered worker), ``qualification_changes``,
-``assignment_changes``, ``blocks``, ``hits_created``, ``hit_extensions`` and ``balance``.
+``assignment_changes``, ``blocks``, ``hits_created``, ``hit_extensions``, ``refunds``
+(money back for work nobody took and for rejections), ``work`` (what the simulated
+workforce did) and ``balance``. :meth:`World.view` is what the world holds now.
+
+Time
+----
+MTurk acts as time passes (expiry refunds, 120-day disposal, the workforce): those events
+wait on a timeline and run, in time order, before the next call or ledger read
+(:mod:`turkbatch.sim.world_lifecycle`, :mod:`turkbatch.sim.workforce`).
 """
 
 from __future__ import annotations
@@ -101,10 +112,14 @@ from turkbatch.sim.ops_notifications import OPERATIONS as _NOTIFICATIONS
 from turkbatch.sim.ops_quals import OPERATIONS as _QUALS
 from turkbatch.sim.ops_qualtypes import OPERATIONS as _QUALTYPES
 from turkbatch.sim.ops_workers import OPERATIONS as _WORKERS
+from turkbatch.sim.workforce import Workforce
+from turkbatch.sim.workforce_settings import WorkforceSettings
 from turkbatch.sim.world_file import load_world
+from turkbatch.sim.world_lifecycle import catch_up
 from turkbatch.sim.world_money import money
 from turkbatch.sim.world_records import Json
 from turkbatch.sim.world_state import Operation, State
+from turkbatch.sim.world_view import view
 
 OPERATIONS: dict[str, Operation] = {
     **_ASSIGNMENTS,
@@ -131,6 +146,8 @@ class World:
         strict: unknown ids are MTurk errors (True) or spring into being (False).
         balance: the starting available balance, e.g. ``"250.00"``.
         trailing_next_token: emit a NextToken on the final non-empty page too.
+        workforce: simulated workers who do the HITs (:mod:`turkbatch.sim.workforce`);
+            ``None`` or ``workers=0``: nobody works.
     """
 
     def __init__(
@@ -140,6 +157,7 @@ class World:
         strict: bool = False,
         balance: str = DEFAULT_BALANCE,
         trailing_next_token: bool = False,
+        workforce: WorkforceSettings | None = None,
     ) -> None:
         self.clock = clock
         try:
@@ -149,12 +167,25 @@ class World:
         self._state = State(clock=clock, strict=strict, balance=amount)
         self._state.trailing_next_token = trailing_next_token
         self._initial = b""
+        self._enlist(workforce)
+
+    def _enlist(self, settings: WorkforceSettings | None) -> None:
+        """Attach a workforce (if it has workers), then take the snapshot reset restores."""
+        if settings is not None and settings.workers > 0:
+            Workforce(settings).attach(self._state)
         self.snapshot()
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str], *, clock: Clock) -> World:
+    def from_file(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        clock: Clock,
+        workforce: WorkforceSettings | None = None,
+    ) -> World:
         """
-        Load a strict world from a JSON world file.
+        Load a strict world from a JSON world file (its ``workforce`` section unless
+        ``workforce`` is given).
 
         Raises:
             OSError: the file cannot be read.
@@ -168,22 +199,40 @@ class World:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{source}: not JSON: {exc}") from None
-        return cls.from_dict(data, clock=clock, source=source)
+        return cls.from_dict(data, clock=clock, source=source, workforce=workforce)
 
     @classmethod
     def from_dict(
-        cls, data: Any, *, clock: Clock, source: str = "<world>", strict: bool = True
+        cls,
+        data: Any,
+        *,
+        clock: Clock,
+        source: str = "<world>",
+        strict: bool = True,
+        workforce: WorkforceSettings | None = None,
     ) -> World:
         """
-        Build a world from a parsed world document (strict unless told otherwise).
+        Build a world from a parsed world document (strict unless told otherwise); its
+        ``workforce`` section gives the workforce unless ``workforce`` is given.
 
         Raises:
             ValueError: the document is not a valid world.
         """
         world = cls(clock=clock, strict=strict)
         load_world(world._state, data, source)
-        world.snapshot()
+        if workforce is None and isinstance(data, dict) and "workforce" in data:
+            try:
+                workforce = WorkforceSettings.from_json(data["workforce"])
+            except ValueError as exc:
+                raise ValueError(f"{source}: {exc}") from None
+        world._enlist(workforce)
         return world
+
+    @property
+    def workforce(self) -> WorkforceSettings | None:
+        """The settings of the workforce doing this world's HITs, if any."""
+        force = self._state.workforce
+        return force.settings if isinstance(force, Workforce) else None
 
     @property
     def strict(self) -> bool:
@@ -215,16 +264,25 @@ class World:
             ApiError: MTurk's error for this request.
             KeyError: ``operation`` is not an MTurk operation.
         """
-        return OPERATIONS[operation](self._state, params)
+        state = self._state
+        catch_up(state)
+        return OPERATIONS[operation](state, params)
 
     def ledger(self) -> dict[str, Any]:
         """Return everything that changed hands or state, JSON-ready, in order."""
         state = self._state
+        catch_up(state)
         out: Json = {"bonuses": [bonus.to_ledger() for bonus in state.bonuses]}
         for name, entries in state.log.items():
             out[name] = [dict(entry) for entry in entries]
         out["balance"] = f"{state.balance:.2f}"
         return out
+
+    def view(self) -> dict[str, Any]:
+        """Return what the world holds now, for people (:mod:`turkbatch.sim.world_view`)."""
+        state = self._state
+        catch_up(state)
+        return view(state)
 
     def snapshot(self) -> None:
         """Remember the current state as the one :meth:`reset` restores."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import InvalidOperation
 from typing import Any, NoReturn
 
 from turkbatch.sim.world_money import money
@@ -95,9 +96,12 @@ class Entry:
     def amount(self, key: str, default: str) -> str:
         """Return a CurrencyAmount field normalised to two decimals."""
         value = self.text(key) or default
-        if not AMOUNT.match(value):
-            self.fail(f"{key} '{value}' is not an amount like 12.50")
-        return f"{money(value):.2f}"
+        try:
+            if AMOUNT.match(value):
+                return f"{money(value):.2f}"
+        except InvalidOperation:
+            pass
+        self.fail(f"{key} '{value}' is not an amount like 12.50")
 
     def objects(self, key: str) -> list[dict[str, Any]]:
         """Return a list-of-objects field (e.g. QualificationRequirements), or []."""

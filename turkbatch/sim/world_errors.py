@@ -1,22 +1,26 @@
 """
 Every MTurk error the simulated world raises, with its text and TurkErrorCode.
 
-Texts tagged [R] are real MTurk output (see ``mturk-facts.md``) and are used verbatim;
-texts tagged [I] are the simulator's plausible choices where no real text is known.
-The server appends `` (<epoch-ms>)`` to every RequestError message; the world never does.
+A tag covers both the text and the TurkErrorCode unless it names one: [R] is real MTurk
+output quoted in a public report (see ``mturk-facts.md``), used verbatim; [C] is named in
+the botocore model's documentation; [I] is the simulator's inference where nothing real
+is known. :data:`INFERRED_TURK_ERROR_CODES` lists every code that is inferred (most come
+from the legacy API's error families; none was seen from the 2017 API). The server
+appends `` (<epoch-ms>)`` to every RequestError message; the world never does.
 
-Unknown assignment, strict [R]; also SendBonus naming another worker's assignment [I]
+Unknown assignment, strict [R text (Mephisto#1081), I code]; also SendBonus naming another
+worker's assignment [I]
     ``Assignment <id> does not exist.`` · RequestError / AssignmentDoesNotExist
 Unknown HIT, strict [R]
     ``Hit <id> does not exist.`` · RequestError / HITDoesNotExist
 Unknown HIT type, strict [I]
     ``HITType <id> does not exist.`` · RequestError / HITTypeDoesNotExist
-Unknown (strict) or deleted (any mode) qualification type [I]
-    ``QualificationType <id> does not exist.`` · RequestError / QualificationTypeDoesNotExist
+Unknown (strict) or deleted (any mode) qualification type [R text (breadboard#204), I code]
+    ``QualificationType [<id>] does not exist.`` · RequestError / QualificationTypeDoesNotExist
 Worker lacks the qualification (GetQualificationScore, Disassociate...) [R]
     ``You requested a Qualification that does not exist.`` ·
     RequestError / QualificationDoesNotExist
-Qualification revoked (GetQualificationScore, Disassociate...) [R]
+Qualification revoked (GetQualificationScore, Disassociate...) [R text, I code]
     ``This operation can be called with a status of: Granted`` ·
     RequestError / InvalidQualificationState
 Unknown qualification request, strict [I]
@@ -34,32 +38,46 @@ Override a rejection more than 30 days after submission [I]
 Override a rejection on a deleted HIT [I]
     ``Hit <id> has been deleted; its rejected assignments can no longer be approved.`` ·
     RequestError / InvalidAssignmentState
+Every ParameterValidationError [R shape, boto3#2108]: the body also carries
+    ``"Parameter": "<member>"`` and TurkErrorCode ``AWS.MechanicalTurk.InvalidParameterValue``.
 Unknown worker in SendBonus, CreateWorkerBlock, AssociateQualificationWithWorker, strict [R]
     ``The value "<id>" is not valid for the parameter WorkerId.`` · ParameterValidationError
-Unknown worker in DeleteWorkerBlock, strict (text from the model's documentation)
+A Test that is not QuestionForm XML [R]; a Question that is not QuestionForm,
+ExternalQuestion or HTMLQuestion XML of at most 65,535 bytes, an unknown HITLayoutId, a
+notification Version other than 2006-05-05, an amount too large to be money [I: the
+model documents the rule, the text follows the Test case]
+    ``The value "<value>" is not valid for the parameter <member>.`` ·
+    ParameterValidationError
+A QualificationRequirement breaking the model's LocaleValue / IntegerValue rules [I text]
+    per case (see :func:`bad_requirement`) · ParameterValidationError
+UpdateExpirationForHIT to a future time less than 60 s (or more than a year) past the
+current expiry [R text, aws-sdk-ruby#2065, aws-sdk-java#1817; I Parameter]
+    ``The value <n> is invalid for ExpirationIncrementInSeconds. Valid values range from
+    60 to 31536000.`` · ParameterValidationError
+Unknown worker in DeleteWorkerBlock, strict [C text, I code]
     ``WorkerId is invalid.`` · RequestError / InvalidParameterValue
 NextToken not issued by this world, for another listing, or from before reset() [I]
     ``The value "<token>" is not valid for the parameter NextToken.`` ·
     ParameterValidationError
-Insufficient funds (SendBonus, CreateHIT*, CreateAdditionalAssignmentsForHIT) [R]
+Insufficient funds (SendBonus, CreateHIT*, CreateAdditionalAssignmentsForHIT) [R text,
+I code: the legacy API's]
     ``This Requester has insufficient funds in their account ... Prepaid HITs.`` ·
     RequestError / InsufficientFunds
 Token reused within 24 h: SendBonus, CreateAdditionalAssignmentsForHIT, and the implicit
 token of UpdateExpirationForHIT [R text, I code]
     ``The idempotency token "<token>" has already been processed.`` ·
     RequestError / DuplicateRequest
-Token reused within 24 h: CreateHIT, CreateHITWithHITType [R]
+Token reused within 24 h: CreateHIT, CreateHITWithHITType [R text, C code]
     ``The HIT with ID "<id>" already exists.`` · RequestError / HitAlreadyExists
 Duplicate qualification type name [R]
     ``You have already created a QualificationType with this name. ...`` ·
     RequestError / QualificationTypeAlreadyExists
-A HIT operation in the wrong HIT state (DeleteHIT, UpdateHITReviewStatus, ...) [I; the
-fragment "currently in the state 'Disposed'" is R]
-    ``This HIT is currently in the state '<status>'. This operation can be called with a
+A HIT operation in the wrong HIT state (DeleteHIT, UpdateHITReviewStatus, ...) [R text
+for DeleteHIT (boto3#2107, two spaces included), I for the other operations and the code]
+    ``This HIT is currently in the state '<status>'.  This operation can be called with a
     status of: <allowed>`` · RequestError / InvalidHITState
-DeleteHIT while submitted work is unreviewed [I]
-    ``Hit <id> has submitted assignments that have not been approved or rejected.`` ·
-    RequestError / InvalidHITState
+DeleteHIT while submitted work is unreviewed: the same text, naming the HIT's own state
+and ``Reviewing, Reviewable`` (boto3#2107: "The error message contradicts itself") [R]
 Extending a HIT from fewer than 10 to 10 or more assignments [I text, C code]
     ``HITs created with fewer than 10 assignments cannot be extended to have 10 or more
     assignments.`` · RequestError / InvalidMaximumAssignmentsIncrease
@@ -117,7 +135,25 @@ TURK_ERROR_CODES: frozenset[str] = frozenset(
         INVALID_PARAMETER_VALUE,
     }
 )
-"""Every ``TurkErrorCode`` the world can put in a RequestError."""
+"""Every ``TurkErrorCode`` the world can put in an error body."""
+
+INFERRED_TURK_ERROR_CODES: frozenset[str] = frozenset(
+    {
+        ASSIGNMENT_DOES_NOT_EXIST,
+        HIT_TYPE_DOES_NOT_EXIST,
+        QUALIFICATION_TYPE_DOES_NOT_EXIST,
+        QUALIFICATION_REQUEST_DOES_NOT_EXIST,
+        INVALID_QUALIFICATION_STATE,
+        INVALID_QUALIFICATION_REQUEST_STATE,
+        INVALID_HIT_STATE,
+        INSUFFICIENT_FUNDS,
+        DUPLICATE_REQUEST,
+        PERMISSION_DENIED,
+    }
+)
+"""The codes above that no public report shows MTurk's 2017 API sending (inferred).
+InvalidParameterValue is real in ParameterValidationError bodies (boto3#2108); in the
+RequestErrors the simulator puts it in, it is inferred too."""
 
 ERROR_TYPES: frozenset[str] = frozenset({"RequestError", "ParameterValidationError"})
 """Every ``__type`` the world itself raises (the server adds its own)."""
@@ -150,9 +186,9 @@ def hit_type_not_found(hit_type_id: str) -> ApiError:
 
 
 def qual_type_not_found(type_id: str) -> ApiError:
-    """Return the error for a qualification type that does not exist (or was deleted) [I]."""
+    """Return the error for a qualification type that does not exist (or was deleted) [R/I]."""
     return request_error(
-        f"QualificationType {type_id} does not exist.", QUALIFICATION_TYPE_DOES_NOT_EXIST
+        f"QualificationType [{type_id}] does not exist.", QUALIFICATION_TYPE_DOES_NOT_EXIST
     )
 
 
@@ -176,18 +212,10 @@ def wrong_status(allowed: str, turk_code: str) -> ApiError:
 
 
 def hit_in_state(status: str, allowed: str) -> ApiError:
-    """Return the error for a HIT operation in the wrong HIT state [I/R]."""
+    """Return the error for a HIT operation in the wrong HIT state [R text, I code]."""
     return request_error(
-        f"This HIT is currently in the state '{status}'. "
+        f"This HIT is currently in the state '{status}'.  "
         f"This operation can be called with a status of: {allowed}",
-        INVALID_HIT_STATE,
-    )
-
-
-def hit_has_unreviewed_work(hit_id: str) -> ApiError:
-    """Return the error for deleting a HIT whose submitted work is not reviewed [I]."""
-    return request_error(
-        f"Hit {hit_id} has submitted assignments that have not been approved or rejected.",
         INVALID_HIT_STATE,
     )
 
@@ -212,6 +240,26 @@ def override_hit_deleted(hit_id: str) -> ApiError:
 def unknown_worker(worker_id: str) -> ApiError:
     """Return MTurk's ParameterValidationError for a worker it does not know [R]."""
     return parameter_error("WorkerId", worker_id)
+
+
+def invalid_value(parameter: str, value: object) -> ApiError:
+    """Return ParameterValidationError for a value MTurk refuses in ``parameter`` [R/I]."""
+    return parameter_error(parameter, value)
+
+
+def bad_requirement(message: str) -> ApiError:
+    """Return the error for a QualificationRequirement the model's rules forbid [I text]."""
+    return parameter_error("QualificationRequirements", None, message)
+
+
+def bad_increment(seconds: int) -> ApiError:
+    """Return UpdateExpirationForHIT's error for an increment outside 60 s .. 1 year [R]."""
+    return parameter_error(
+        "ExpirationIncrementInSeconds",
+        seconds,
+        f"The value {seconds} is invalid for ExpirationIncrementInSeconds. "
+        "Valid values range from 60 to 31536000.",
+    )
 
 
 def worker_id_invalid() -> ApiError:

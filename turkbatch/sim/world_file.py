@@ -13,7 +13,8 @@ import re
 from collections.abc import Iterator
 
 from turkbatch.sim.world_entry import Entry, entries
-from turkbatch.sim.world_money import money
+from turkbatch.sim.world_lifecycle import schedule_hit
+from turkbatch.sim.world_money import money, unit_cost
 from turkbatch.sim.world_records import (
     Assignment,
     AssignmentStatus,
@@ -33,6 +34,7 @@ from turkbatch.sim.world_state import (
     DEFAULT_AUTO_APPROVAL_DELAY,
     State,
 )
+from turkbatch.sim.world_system import requires_masters
 
 WORKER_ID = re.compile(r"^A[A-Z0-9]+$")
 ENTITY_ID = re.compile(r"^[A-Z0-9]+$")
@@ -60,13 +62,18 @@ class Loader:
     """
 
     def __init__(self, state: State, data: object, source: str) -> None:
-        top = Entry(source, data, ("balance", *SECTIONS))
+        top = Entry(source, data, ("balance", "hit_layouts", "workforce", *SECTIONS))
         self.state = state
         self.data = top.raw
         self.source = source
         self.now = state.now()
         self.declared: list[tuple[Entry, Hit, str]] = []
         state.balance = money(top.amount("balance", "10000.00"))
+        layouts = self.data.get("hit_layouts", [])
+        if not isinstance(layouts, list) or not all(isinstance(x, str) for x in layouts):
+            top.fail("hit_layouts must be a list of HITLayoutId strings")
+        if state.layouts is not None:
+            state.layouts.update(layouts)
 
     def load(self) -> None:
         """Load every section in dependency order, then check declared HIT statuses."""
@@ -77,6 +84,10 @@ class Loader:
         self._requests()
         self._qualifications()
         self._blocks()
+        for hit in self.state.hit_list:
+            # money of work the HIT could no longer get went back before the file begins
+            hit.refunded_slots = hit.available() if hit.expiration <= self.now else 0
+            schedule_hit(self.state, hit)
         for entry, hit, declared in self.declared:
             if hit.disposed and hit.counts()[0]:
                 entry.fail("a Disposed HIT cannot have Submitted assignments")
@@ -90,9 +101,12 @@ class Loader:
     def _entries(self, section: str, fields: tuple[str, ...]) -> Iterator[Entry]:
         return entries(self.source, self.data, section, fields)
 
-    def _worker(self, worker_id: str) -> None:
-        if worker_id not in self.state.workers:
-            self.state.spring_worker(worker_id)
+    def _worker(self, worker_id: str) -> Worker:
+        """Return a worker mentioned outside ``workers``: notifiable once reviewed."""
+        worker = self.state.workers.get(worker_id)
+        if worker is None:
+            worker = self.state.workers[worker_id] = Worker(worker_id=worker_id, notifiable=False)
+        return worker
 
     def _workers(self) -> None:
         for entry in self._entries("workers", ("WorkerId", "notifiable", "soft_fail")):
@@ -179,11 +193,12 @@ class Loader:
             created = entry.time("CreationTime", self.now)
             closed = declared in ("Reviewable", "Reviewing", "Disposed")
             lifetime = entry.integer("LifetimeInSeconds", int(DEFAULT_LIFETIME), 1)
+            hit_type = self._hit_type(entry, hit_id)
             hit = state.add_hit(
                 Hit(
                     hit_id=hit_id,
                     seq=state.next_seq(),
-                    hit_type=self._hit_type(entry, hit_id),
+                    hit_type=hit_type,
                     creation_time=created,
                     expiration=entry.time("Expiration", created if closed else created + lifetime),
                     max_assignments=max_assignments,
@@ -193,6 +208,9 @@ class Loader:
                     reviewing=declared == "Reviewing",
                     disposed=declared == "Disposed",
                     review_status=entry.choice("HITReviewStatus", REVIEW_STATUSES, "NotReviewed"),
+                    unit_cost=unit_cost(
+                        hit_type.reward, max_assignments, masters=requires_masters(hit_type)
+                    ),
                 )
             )
             if declared is not None:
@@ -248,7 +266,10 @@ class Loader:
             submitted = entry.time("SubmitTime", self.now)
             approved = status is AssignmentStatus.APPROVED
             rejected = status is AssignmentStatus.REJECTED
-            self._worker(worker_id)
+            if approved or rejected:
+                self._worker(worker_id).notifiable = True
+            else:
+                self._worker(worker_id)
             assignment = Assignment(
                 assignment_id=assignment_id,
                 worker_id=worker_id,
@@ -260,6 +281,7 @@ class Loader:
                 approval_time=entry.time("ApprovalTime", submitted) if approved else None,
                 rejection_time=entry.time("RejectionTime", submitted) if rejected else None,
                 feedback=entry.text("RequesterFeedback"),
+                refunded=rejected,
             )
             if "Answer" in entry.raw:
                 assignment.answer = entry.text("Answer")

@@ -8,8 +8,8 @@ timestamps are epoch-second floats, as the awsJson 1.1 protocol sends them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -78,6 +78,7 @@ class HitType:
     qual_requirements: list[Json] = field(default_factory=list)
     notification: Json | None = None
     notification_active: bool = False
+    disposed: bool = False
 
 
 @dataclass(slots=True, kw_only=True)
@@ -100,6 +101,8 @@ class Hit:
     disposed: bool = False
     review_status: str = "NotReviewed"
     placeholder: bool = False
+    unit_cost: Decimal = Decimal(0)
+    refunded_slots: int = 0
     assignments: list[Assignment] = field(default_factory=list)
 
     def counts(self) -> tuple[int, int]:
@@ -167,6 +170,7 @@ class Assignment:
     rejection_time: float | None = None
     answer: str | None = ANSWER_XML
     feedback: str | None = None
+    refunded: bool = False
 
     @property
     def auto_approval_time(self) -> float:
@@ -271,6 +275,7 @@ class QualType:
     auto_granted_value: int | None = None
     owned: bool = True
     disposed: bool = False
+    deleted_at: float | None = None
     grants: list[Qualification] = field(default_factory=list)
     requests: list[QualRequest] = field(default_factory=list)
 
@@ -345,53 +350,3 @@ class Bonus:
             "GrantTime": self.grant_time,
             "Fee": self.fee,
         }
-
-
-_SYSTEM_TYPES = (
-    (
-        "00000000000000000071",
-        "Worker_Locale",
-        "The Location of the Worker, as specified in the Worker's mailing address",
-    ),
-    (
-        "000000000000000000L0",
-        "Worker_PercentAssignmentsApproved",
-        "The percentage of "
-        "assignments the Worker has submitted that were subsequently approved by the Requester",
-    ),
-    (
-        "00000000000000000040",
-        "Worker_NumberHITsApproved",
-        "The total number of HITs submitted by a Worker that have been approved",
-    ),
-    ("00000000000000000060", "Worker_Adult", "The Worker has agreed to see adult content"),
-    (
-        "2ARFPLSP75KLA8M8DH1HTEQFJN5SDF",
-        "Masters",
-        "Workers who have demonstrated excellence across a wide range of HITs (sandbox)",
-    ),
-    (
-        "2F1QJWKUDD8XADTFD2Q0G6UTO95ALH",
-        "Masters",
-        "Workers who have demonstrated excellence across a wide range of HITs",
-    ),
-)
-SYSTEM_CREATION_TIME = 1_230_768_000.0
-"""2009-01-01T00:00:00Z: when MTurk's system qualification types say they were made."""
-
-
-def system_qual_types(next_seq: Callable[[], int]) -> list[QualType]:
-    """Return MTurk's system qualification types, which exist in every world."""
-    return [
-        QualType(
-            type_id=type_id,
-            seq=next_seq(),
-            name=name,
-            description=description,
-            status="Active",
-            creation_time=SYSTEM_CREATION_TIME,
-            is_requestable=False,
-            owned=False,
-        )
-        for type_id, name, description in _SYSTEM_TYPES
-    ]

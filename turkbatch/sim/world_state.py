@@ -18,7 +18,7 @@ from typing import Any
 from turkbatch.sim import world_errors as err
 from turkbatch.sim.clock import Clock
 from turkbatch.sim.world_ids import mturk_id
-from turkbatch.sim.world_money import money
+from turkbatch.sim.world_money import amount_param
 from turkbatch.sim.world_records import (
     Assignment,
     AssignmentStatus,
@@ -31,8 +31,9 @@ from turkbatch.sim.world_records import (
     QualRequest,
     QualType,
     Worker,
-    system_qual_types,
 )
+from turkbatch.sim.world_system import system_qual_types
+from turkbatch.sim.world_timeline import Actor, Timeline
 from turkbatch.sim.world_tokens import TokenStore
 
 DAY = 86_400.0
@@ -75,6 +76,9 @@ class State:
         self.bonuses_by_assignment: dict[str, list[Bonus]] = {}
         self.bonuses_by_hit: dict[str, list[Bonus]] = {}
         self.tokens = TokenStore(clock)
+        self.layouts: set[str] | None = set() if strict else None
+        self.timeline = Timeline()
+        self.workforce: Actor | None = None
         self.log: dict[str, list[Json]] = {
             "notifications": [],
             "qualification_changes": [],
@@ -82,6 +86,8 @@ class State:
             "blocks": [],
             "hits_created": [],
             "hit_extensions": [],
+            "refunds": [],
+            "work": [],
         }
         for qual_type in system_qual_types(self.next_seq):
             self.add_qual_type(qual_type)
@@ -154,7 +160,7 @@ class State:
         CreateHITType does; ``hit_type_id`` forces an id (world files).
         """
         quals = [dict(q) for q in qual_requirements or ()]
-        reward = f"{money(reward):.2f}"
+        reward = f"{amount_param(reward, 'Reward'):.2f}"
         props = [title, description, reward, assignment_duration, auto_approval_delay, keywords]
         canonical = json.dumps([*props, quals], sort_keys=True)
         type_id = hit_type_id or mturk_id(f"hittype:{canonical}")
@@ -219,9 +225,11 @@ class State:
         return self.add_hit(self._placeholder_hit(hit_id, f"Placeholder HIT {hit_id}"))
 
     def hit_type(self, hit_type_id: str) -> HitType:
-        """Return a HIT type; unknown → sprung placeholder type or HITTypeDoesNotExist."""
+        """Return a live HIT type; unknown → sprung placeholder type or HITTypeDoesNotExist."""
         found = self.hit_types.get(hit_type_id)
         if found is not None:
+            if found.disposed:
+                raise err.hit_type_not_found(hit_type_id)
             return found
         if self.strict:
             raise err.hit_type_not_found(hit_type_id)
