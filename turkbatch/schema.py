@@ -11,7 +11,9 @@ model does not carry:
 - SendBonus: ``BonusAmount`` must be greater than zero;
 - every amount (``BonusAmount``, ``Reward``) is at most $9,999,999,999.99: far past any
   account, and small enough that every sum of a job's amounts stays exact (a 27-digit
-  amount would overflow the 28 digits of decimal arithmetic);
+  amount would overflow the 28 digits of decimal arithmetic). This bound is turkbatch's,
+  not MTurk's: it applies when checking jobs (``unknown=True``), never to what the
+  simulator serves (``unknown=False``), which answers as MTurk does;
 - Approve/RejectAssignment: ``RequesterFeedback`` ≤ 1024, no ASCII control characters
   0-8, 11, 12, 14-31;
 - every string member whose name ends in ``Id`` is at most 64 characters.
@@ -61,6 +63,7 @@ class _Rules(TypedDict, total=False):
     max_items: int
     positive: bool
     forbidden: bool
+    amount: bool
 
 
 _FEEDBACK: Final[_Rules] = {"max": 1024, "forbidden": True}
@@ -240,7 +243,7 @@ def _string(shape: Any, extra: _Rules) -> tuple[_Check, _Fast]:
     pattern: str | None = meta.get("pattern")
     enum = tuple(getattr(shape, "enum", None) or ())
     positive, forbidden = extra.get("positive", False), extra.get("forbidden", False)
-    amount = pattern == _AMOUNT_PATTERN
+    amount = extra.get("amount", False)
     rx = _anchored(pattern).search if pattern else None
     allowed = frozenset(enum)
 
@@ -356,6 +359,8 @@ def _structure(shape: Any, unknown: bool, operation: str | None = None) -> _Chec
     members = []
     for name, sub in shape.members.items():
         extra = _Rules(**_EXTRA.get((operation or "", name), {}))
+        if unknown and sub.metadata.get("pattern") == _AMOUNT_PATTERN:
+            extra["amount"] = True  # turkbatch's own bound: checking jobs, not serving
         if name.endswith("Id") and sub.type_name == "string":
             extra["max"] = min(extra.get("max", ID_MAX_LENGTH), ID_MAX_LENGTH)
         if sub.type_name == "string":
