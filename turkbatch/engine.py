@@ -429,7 +429,9 @@ class _Run(Caller):
         if settings.edited_payments is None:
             job = state.runs[-1].get("job_path") if state.runs else None
             raise Refused(payments.refusal(conflicts, job or "line"))
-        self.summary.counted = await payments.resolve(journal, conflicts, settings.edited_payments)
+        self.summary.counted = await payments.resolve(
+            journal, conflicts, settings.edited_payments
+        )
 
     def stop(self, reason: str | None = None) -> None:
         """Take no new operations; let in-flight calls finish. ``reason``: not an interrupt."""

@@ -235,8 +235,8 @@ class Summary:
         if self.job_changed:
             lines.append(
                 "the job file changed since the last run: unchanged lines were skipped "
-                f"and new lines run; {counted(self.removed, 'operation')} done earlier no "
-                "longer in the job"
+                f"and new lines run; {counted(self.removed, 'operation')} done earlier "
+                f"{'is' if self.removed == 1 else 'are'} no longer in the job"
             )
         if self.reconciled:
             lines.append(
