@@ -867,6 +867,17 @@ async def test_an_unknown_host_name_is_the_settings_fault() -> None:
     assert "mturk.turkbatch.invalid cannot be resolved" in info.value.message
 
 
+async def test_a_tls_failure_is_the_settings_fault(sim: Any) -> None:
+    """https:// to a plain-HTTP endpoint fails TLS: a SettingError naming --ca-bundle."""
+    url = sim.endpoint_url.replace("http://", "https://")
+    async with MTurkClient(_settings(url)) as client:
+        with pytest.raises(SettingError) as info:
+            await client.call("GetAccountBalance", {})
+    assert info.value.code == "SSLError" and "TLS failed" in info.value.message
+    assert "--ca-bundle" in info.value.message
+    assert sim.counters.op("GetAccountBalance").received == 0
+
+
 async def test_the_closed_default_endpoint_points_to_sim_and_endpoint_url(
     closed_port_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
