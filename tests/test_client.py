@@ -15,8 +15,10 @@ from __future__ import annotations
 import ast
 import contextlib
 import json
+import os
 import re
 import socket
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,11 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aiohttp.web
+import anyio
 import botocore.exceptions as bce
 import botocore.session
 import pytest
 from botocore.parsers import create_parser
 
+import turkbatch.client
 import turkbatch.sim.server
 import turkbatch.sim.sigv4
 import turkbatch.sim.wire
@@ -38,6 +43,7 @@ from turkbatch.errors import (
     AlreadyDone,
     OperationError,
     PermanentError,
+    SettingError,
     Throttled,
     TransientError,
 )
@@ -686,11 +692,11 @@ SERVER_GROUPS: tuple[ServerGroup, ...] = (
                 status=400,
             ),
             ServerCase(
-                name="endpoint URL with a path: no such resource",
+                name="endpoint URL with a path: no such resource (the setting's fault)",
                 op="GetAccountBalance",
                 params={},
                 path="/mturk",
-                expect=PermanentError,
+                expect=SettingError,
                 code="UnknownOperationException",
                 status=404,
             ),
@@ -719,7 +725,7 @@ SERVER_GROUPS: tuple[ServerGroup, ...] = (
                 op="GetAccountBalance",
                 params={},
                 access=(GOOD_KEY, "wrongsecret"),
-                expect=PermanentError,
+                expect=SettingError,
                 code="InvalidSignatureException",
                 status=400,
             ),
@@ -728,7 +734,7 @@ SERVER_GROUPS: tuple[ServerGroup, ...] = (
                 op="GetAccountBalance",
                 params={},
                 access=("AKIDUNKNOWN", GOOD_SECRET),
-                expect=PermanentError,
+                expect=SettingError,
                 code="UnrecognizedClientException",
                 status=400,
             ),
@@ -824,12 +830,100 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-async def test_connection_refused_is_transient(closed_port_url: str) -> None:
-    """Nothing listening on the port (service restarting, wrong port) is a TransientError."""
+async def test_connection_refused_before_any_answer_is_the_settings_fault(
+    closed_port_url: str,
+) -> None:
+    """
+    Nothing listening on the port before the endpoint ever answered (a wrong port, an
+    endpoint not started) is a SettingError naming the cause and the flag to fix.
+    """
     async with MTurkClient(_settings(closed_port_url)) as client:
         with pytest.raises(OperationError) as info:
             await client.call("GetAccountBalance", {})
+    assert type(info.value) is SettingError, info.value.as_dict()
+    assert "connection refused" in info.value.message
+    assert closed_port_url in info.value.message and "--endpoint-url" in info.value.message
+
+
+async def test_connection_refused_after_an_answer_is_transient() -> None:
+    """Once the endpoint has answered, a refused connection is an outage: a TransientError."""
+    async with contextlib.AsyncExitStack() as stack:
+        sim = await stack.enter_async_context(Simulator())
+        client = await stack.enter_async_context(MTurkClient(_settings(sim.endpoint_url)))
+        await client.call("GetAccountBalance", {})
+        await sim.__aexit__(None, None, None)  # the service goes away mid-run
+        stack.pop_all()
+        with pytest.raises(OperationError) as info:
+            await client.call("GetAccountBalance", {})
+        await client.__aexit__(None, None, None)
     assert type(info.value) is TransientError, info.value.as_dict()
+
+
+async def test_an_unknown_host_name_is_the_settings_fault() -> None:
+    """A name that does not resolve (``.invalid`` never does) is a SettingError naming it."""
+    async with MTurkClient(_settings("http://mturk.turkbatch.invalid")) as client:
+        with pytest.raises(SettingError) as info:
+            await client.call("GetAccountBalance", {})
+    assert "mturk.turkbatch.invalid cannot be resolved" in info.value.message
+
+
+async def test_a_tls_failure_is_the_settings_fault(sim: Any) -> None:
+    """https:// to a plain-HTTP endpoint fails TLS: a SettingError naming --ca-bundle."""
+    url = sim.endpoint_url.replace("http://", "https://")
+    async with MTurkClient(_settings(url)) as client:
+        with pytest.raises(SettingError) as info:
+            await client.call("GetAccountBalance", {})
+    assert info.value.code == "SSLError" and "TLS failed" in info.value.message
+    assert "--ca-bundle" in info.value.message
+    assert sim.counters.op("GetAccountBalance").received == 0
+
+
+async def test_the_closed_default_endpoint_points_to_sim_and_endpoint_url(
+    closed_port_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    When the default (sandbox) endpoint cannot be reached, the error says MTurk closed
+    and how to go on: --sim or --endpoint-url. (The sandbox URL is pointed at a closed
+    loopback port: no test reaches the real service.)
+    """
+    monkeypatch.setattr(turkbatch.client, "SANDBOX_URL", closed_port_url)
+    async with MTurkClient(ClientSettings()) as client:
+        with pytest.raises(SettingError) as info:
+            await client.call("GetAccountBalance", {})
+    message = info.value.message
+    assert "sandbox" in message and "closed on 2026-09-30" in message, message
+    assert "--sim" in message and "--endpoint-url" in message
+
+
+async def test_each_attempt_has_a_total_deadline() -> None:
+    """
+    An endpoint trickling a byte at a time never trips the read timeout (each wait is
+    short), but one attempt as a whole is bounded: connect + read timeout, then a
+    TransientError (retried) instead of a call that never ends.
+    """
+
+    async def trickle(request: aiohttp.web.Request) -> aiohttp.web.StreamResponse:
+        response = aiohttp.web.StreamResponse(headers={"Content-Type": JSON_11})
+        await response.prepare(request)
+        while True:
+            await response.write(b" ")
+            await anyio.sleep(0.1)
+
+    app = aiohttp.web.Application()
+    app.router.add_post("/", trickle)
+    runner = aiohttp.web.AppRunner(app)
+    await runner.setup()
+    site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        settings = _settings(f"http://127.0.0.1:{port}", connect_timeout=0.5, read_timeout=0.5)
+        async with MTurkClient(settings) as client:
+            with anyio.fail_after(30), pytest.raises(TransientError) as info:
+                await client.call("GetAccountBalance", {})
+    finally:
+        await runner.cleanup()
+    assert info.value.code == "AttemptTimeout" and "within 1 s" in info.value.message
 
 
 # --- errors botocore raises before sending ------------------------------------------------
@@ -854,15 +948,18 @@ async def test_a_wrongly_typed_member_is_refused_by_the_server_as_permanent(sim:
     assert direct.code == "ParamValidationError"
 
 
-async def test_missing_credentials_are_permanent(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With no credentials anywhere botocore refuses to sign: a PermanentError."""
+async def test_missing_credentials_are_the_settings_fault(
+    sim: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no credentials anywhere botocore refuses to sign: a SettingError."""
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     async with MTurkClient(_settings(sim.endpoint_url)) as client:
         with pytest.raises(OperationError) as info:
             await client.call("GetAccountBalance", {})
-    assert type(info.value) is PermanentError
+    assert type(info.value) is SettingError
     assert info.value.code == "NoCredentialsError"
+    assert sim.counters.op("GetAccountBalance").received == 0
 
 
 # --- front-end errors botocore never provokes ---------------------------------------------
@@ -882,6 +979,8 @@ class RawCase:
     authorization: str | None = None
     amz_date: str | None = None
     signed: bool = False  # sent to a simulator that checks signatures
+    #: the request's fault (Permanent), or the setting's: how it is signed (SettingError)
+    expect: type[OperationError] = PermanentError
 
 
 _SCOPE = f"{GOOD_KEY}/20200101/us-east-1/mturk-requester/aws4_request"
@@ -893,22 +992,36 @@ RAW_CASES: tuple[RawCase, ...] = (
         code="SerializationException",
         body=json.dumps({**_BONUS, "BonusAmount": 1.5}).encode(),
     ),
-    RawCase(name="no X-Amz-Target", code="UnknownOperationException", target=None),
+    RawCase(
+        name="no X-Amz-Target",
+        code="UnknownOperationException",
+        target=None,
+        expect=SettingError,
+    ),
     RawCase(
         name="unknown operation",
         code="UnknownOperationException",
         target=TARGET_PREFIX + "PayEveryone",
+        expect=SettingError,
     ),
     RawCase(
         name="wrong Content-Type",
         code="UnknownOperationException",
         content_type="application/json",
+        expect=SettingError,
     ),
-    RawCase(name="GET /", code="UnknownOperationException", method="GET", status=405),
+    RawCase(
+        name="GET /",
+        code="UnknownOperationException",
+        method="GET",
+        status=405,
+        expect=SettingError,
+    ),
     RawCase(
         name="unsigned request",
         code="MissingAuthenticationTokenException",
         signed=True,
+        expect=SettingError,
     ),
     RawCase(
         name="Authorization without SignedHeaders",
@@ -916,6 +1029,7 @@ RAW_CASES: tuple[RawCase, ...] = (
         signed=True,
         authorization=f"AWS4-HMAC-SHA256 Credential={_SCOPE}, Signature=00",
         amz_date="20200101T000000Z",
+        expect=SettingError,
     ),
     RawCase(
         name="signed in 2020: signature expired",
@@ -925,6 +1039,7 @@ RAW_CASES: tuple[RawCase, ...] = (
             f"AWS4-HMAC-SHA256 Credential={_SCOPE}, SignedHeaders=host;x-amz-date, Signature=00"
         ),
         amz_date="20200101T000000Z",
+        expect=SettingError,
     ),
 )
 
@@ -951,7 +1066,7 @@ async def _raw_error(http: aiohttp.ClientSession, url: str, case: RawCase) -> bc
     return bce.ClientError(parsed, "SendBonus")
 
 
-async def test_front_end_errors_parse_as_aws_errors_and_are_permanent() -> None:
+async def test_front_end_errors_parse_as_aws_errors_and_are_classified() -> None:
     """
     Front-end errors botocore cannot provoke are driven with raw aiohttp requests.
 
@@ -960,7 +1075,8 @@ async def test_front_end_errors_parse_as_aws_errors_and_are_permanent() -> None:
     wrong endpoint path reaches it, covered above) and signs well-formed, current requests
     (MissingAuthenticationToken, IncompleteSignature, expired signature). botocore's own
     JSON-protocol parser must still read each body as that AWS error code, and
-    :func:`classify` must make it a PermanentError with the request id.
+    :func:`classify` must make it a PermanentError (the request's fault) or a SettingError
+    (the signing or the endpoint's: no call could succeed) with the request id.
     """
     wrong: list[str] = []
     async with (
@@ -973,7 +1089,7 @@ async def test_front_end_errors_parse_as_aws_errors_and_are_permanent() -> None:
             response = await _raw_error(http, url, case)
             error = classify("SendBonus", response)
             got = (type(error), error.code, error.status)
-            if got != (PermanentError, case.code, case.status) or not REQUEST_ID.match(
+            if got != (case.expect, case.code, case.status) or not REQUEST_ID.match(
                 error.request_id or ""
             ):
                 wrong.append(f"{case.name}: got {got} {error.as_dict()}, want {case.code}")
@@ -1020,3 +1136,98 @@ def test_unknown_exceptions_are_permanent() -> None:
     assert type(error) is PermanentError
     assert error.code == "RuntimeError"
     assert "boom" in error.message
+
+
+# --- secrets never leave the client in an error message -----------------------------------
+
+KEY_ID, SECRET = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+SESSION_TOKEN = "FwoGZXIvYXdzEJr//////////wEaDEXAMPLESESSIONTOKEN" + "Q" * 200
+
+
+async def _quoting_endpoint(request: aiohttp.web.Request) -> aiohttp.web.Response:
+    """Refuse every call with an error quoting the request's credentials, as some do."""
+    auth = request.headers.get("Authorization", "")
+    token = request.headers.get("X-Amz-Security-Token", "")
+    signature = auth.rpartition("Signature=")[2]
+    message = (
+        "The request signature we calculated does not match. The Canonical String for this "
+        f"request should have been 'POST\n/\n\nhost:{request.host}\n"
+        f"x-amz-security-token:{token}\n' Authorization: {auth} "
+        f"(Credential={KEY_ID}/20261206/us-east-1/mturk-requester/aws4_request, "
+        f"Signature={signature}) secret={SECRET} X-Amz-Security-Token={token}"
+    )
+    body = {"__type": "RequestError", "Message": message, "TurkErrorCode": "X.Y"}
+    return aiohttp.web.json_response(
+        body,
+        status=400,
+        content_type="application/x-amz-json-1.1",
+        headers={"x-amzn-RequestId": "00000000-0000-0000-0000-000000000001"},
+    )
+
+
+async def test_error_messages_quoting_credentials_are_scrubbed_everywhere(
+    tmp_path: Path,
+) -> None:
+    """
+    An endpoint whose error quotes the canonical request (session token, Credential=,
+    Signature=, the Authorization header) and even the secret: the run records the
+    failures, and no secret reaches the journal, the report, status, the log file or the
+    terminal. (A tiny aiohttp endpoint on 127.0.0.1; the real CLI in a subprocess.)
+    """
+    app = aiohttp.web.Application()
+    app.router.add_post("/", _quoting_endpoint)
+    runner = aiohttp.web.AppRunner(app)
+    await runner.setup()
+    site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    job = tmp_path / "job.jsonl"
+    job.write_text(
+        '{"op": "SendBonus", "WorkerId": "A1B2C3D4E5", "AssignmentId": "3X4Y5Z6ABC", '
+        '"BonusAmount": "1.00", "Reason": "thanks"}\n'
+        '{"op": "ApproveAssignment", "AssignmentId": "3X4Y5Z6ABD"}\n'
+    )
+    journal, log_file = tmp_path / "job.journal.jsonl", tmp_path / "run.log"
+    env = os.environ | {
+        "AWS_ACCESS_KEY_ID": KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_SESSION_TOKEN": SESSION_TOKEN,
+    }
+    base = [sys.executable, "-m", "turkbatch"]
+    try:
+        ran = await anyio.run_process(
+            [
+                *base,
+                "run",
+                str(job),
+                "--endpoint-url",
+                f"http://127.0.0.1:{port}",
+                "--no-balance-check",
+                "--debug",
+                "--log-file",
+                str(log_file),
+            ],
+            env=env,
+            check=False,
+        )
+    finally:
+        await runner.cleanup()
+    assert ran.returncode == 1, ran.stderr.decode()
+    outputs = {"run stdout": ran.stdout.decode(), "run stderr": ran.stderr.decode()}
+    outputs["journal"] = journal.read_text()
+    outputs["log file"] = log_file.read_text()
+    for command in (
+        ["report", str(journal)],
+        ["report", str(journal), "--format", "json"],
+        ["status", str(journal)],
+    ):
+        shown = await anyio.run_process([*base, *command], env=env, check=False)
+        assert shown.returncode == 0, shown.stderr.decode()
+        outputs[" ".join(command[:1] + command[2:])] = shown.stdout.decode()
+    assert '"failed"' in outputs["journal"] and "The Canonical String" in outputs["journal"]
+    assert "<redacted>" in outputs["report --format json"]
+    for name, text in outputs.items():
+        for needle in (KEY_ID, SECRET, SESSION_TOKEN[:20], "Q" * 50, "Signature=0", "Signature=1"):
+            assert needle not in text, f"{needle!r} in {name}"
+        assert not re.search(r"Signature=[0-9a-f]{64}", text), name
+        assert "Traceback" not in text, name

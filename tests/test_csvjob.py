@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import io
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +76,7 @@ def test_written_job_validates_and_keys_like_the_rows(tmp_path: Path) -> None:
         "row-2,A2,3A2,2.00,r,mine-2\n",
     )
     target = tmp_path / "out.jsonl"
-    assert cli(str(path), "--op", "GrantBonus", "--output", str(target)) == 0
+    assert cli(str(path), "--op", "GrantBonus", "--to", str(target)) == 0
     written = [orjson.loads(line) for line in target.read_bytes().splitlines()]
     assert written[0] == {"op": "SendBonus", "WorkerId": "A1", "AssignmentId": "3A1",
                           "BonusAmount": "1.00", "Reason": "r", "id": "row-1"}  # fmt: skip
@@ -137,7 +139,7 @@ def test_bad_rows_are_reported_with_spreadsheet_row_numbers_and_nothing_written(
         "A5,3A5,0,zero\n",
     )
     target = tmp_path / "out.jsonl"
-    assert cli(str(path), "--op", "SendBonus", "-o", str(target)) == 2
+    assert cli(str(path), "--op", "SendBonus", "--to", str(target)) == 2
     assert not target.exists() and not list(tmp_path.glob(".out.jsonl.*"))
     err = capsys.readouterr().err.splitlines()
     assert err == [
@@ -238,13 +240,13 @@ def test_empty_or_unreadable_files_are_errors(
 def test_stdout_gets_the_job_and_stderr_the_summary(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Without --output the JSONL goes to standard output, the summary to standard error;
+    """Without --to the JSONL goes to standard output, the summary to standard error;
     a .tsv file is read tab-separated."""
     path = csv_file(tmp_path, "WorkerId\tReason\nA1\tspam\n", "blocks.tsv")
     assert cli(str(path), "--op", "BlockWorker") == 0
     out, err = capsys.readouterr()
     assert orjson.loads(out) == {"op": "CreateWorkerBlock", "WorkerId": "A1", "Reason": "spam"}
-    assert "1 rows → 1 CreateWorkerBlock line(s) in standard output" in err
+    assert "1 row → 1 CreateWorkerBlock line in standard output" in err
 
 
 def test_notify_rows_take_no_id(tmp_path: Path) -> None:
@@ -252,3 +254,91 @@ def test_notify_rows_take_no_id(tmp_path: Path) -> None:
     path = csv_file(tmp_path, "WorkerId,id\nA1,x\n")
     with pytest.raises(UsageError, match="take no id"):
         convert(path, Spec(op="NotifyWorkers"), io.BytesIO())
+
+
+# --- through the command line ------------------------------------------------------------
+
+
+def from_csv(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m turkbatch job from-csv PATH ARGS`` in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "turkbatch", "job", "from-csv", str(path), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+HEADER = "WorkerId,AssignmentId,BonusAmount,Reason\n"
+
+
+def test_rows_with_an_empty_bonus_can_be_skipped_on_request(tmp_path: Path) -> None:
+    """
+    An empty bonus cell is an error that says how to fill or skip it; --skip-empty
+    BonusAmount skips those rows, counts them, and writes a job that runs.
+    """
+    path = csv_file(tmp_path, HEADER + "A1,3A1,1.00,x\nA2,3A2,,x\nA3,3A3, ,x\n")
+    refused = from_csv(path, "--op", "SendBonus")
+    assert refused.returncode == 2
+    assert f"{path}:3: BonusAmount is required: this row has no value" in refused.stderr
+    assert "--skip-empty BonusAmount" in refused.stderr
+    job = tmp_path / "job.jsonl"
+    made = from_csv(path, "--op", "SendBonus", "--skip-empty", "BonusAmount", "--to", str(job))
+    assert made.returncode == 0, made.stderr
+    assert "3 rows → 1 SendBonus line in" in made.stderr
+    assert "2 skipped (no BonusAmount)" in made.stderr
+    assert [orjson.loads(line)["WorkerId"] for line in job.read_bytes().splitlines()] == ["A1"]
+    ran = subprocess.run(
+        [sys.executable, "-m", "turkbatch", "run", str(job), "--sim", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ran.returncode == 0, ran.stderr
+
+
+def test_amount_hints_say_what_is_wrong(tmp_path: Path) -> None:
+    """
+    A decimal comma, a sign, a currency code or sign, thousands separators and too many
+    decimals each get their own hint, with the amount as MTurk takes it.
+    """
+    rows = ["1,50", "-1", "USD 3", "€2.00", "1,000.00", "1.234", "+2"]
+    text = HEADER + "".join(f'A{i},3A{i},"{amount}",x\n' for i, amount in enumerate(rows))
+    result = from_csv(csv_file(tmp_path, text), "--op", "SendBonus")
+    assert result.returncode == 2
+    for hint in (
+        "(a decimal point, not a comma: '1.50')",
+        "(an amount cannot be negative or signed)",
+        "(US dollars with no currency sign or code: '3')",
+        "(US dollars with no currency sign or code: '2.00')",
+        "(no thousands separators: '1000.00')",
+        "(at most 2 decimals)",
+        "(no sign: '2')",
+    ):
+        assert hint in result.stderr, hint
+    dollars = from_csv(
+        csv_file(tmp_path, HEADER + "A1,3A1,$1.00,x\n", "d.csv"), "--op", "SendBonus"
+    )
+    assert dollars.returncode == 0 and '"BonusAmount":"1.00"' in dollars.stdout
+
+
+def test_a_semicolon_file_suggests_delimiter(tmp_path: Path) -> None:
+    """A file separated by ';' read as commas says to give --delimiter ';'; with it, it converts."""
+    path = csv_file(tmp_path, HEADER.replace(",", ";") + "A1;3A1;1.00;x\n")
+    result = from_csv(path, "--op", "SendBonus")
+    assert result.returncode == 2
+    assert f"{path}:1: the header is one column" in result.stderr
+    assert "give --delimiter ';'" in result.stderr
+    assert from_csv(path, "--op", "SendBonus", "--delimiter", ";").returncode == 0
+
+
+def test_a_bad_byte_is_reported_on_its_own_row(tmp_path: Path) -> None:
+    """A byte that is not UTF-8 (a Latin-1 é) is reported on the row that holds it."""
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(
+        (HEADER + "A1,3A1,1.00,x\n").encode() + b"A2,3A2,1.00,caf\xe9\nA3,3A3,1.00,x\n"
+    )
+    result = from_csv(path, "--op", "SendBonus")
+    assert result.returncode == 2
+    assert f"{path}:3: not valid UTF-8: byte 0xE9 in column 'Reason'" in result.stderr
+    assert f"{path}:1:" not in result.stderr and "Traceback" not in result.stderr

@@ -198,7 +198,7 @@ def test_render_and_json(tmp_path: Path) -> None:
     text = plan_text.render(p, max_spend=Decimal("100"))
     for part in (
         "SendBonus",
-        "1 bonus(es) $2.50 + MTurk fees $0.50",
+        "1 bonus $2.50 + MTurk fees $0.50",
         "to spend now: $3.00",
         "does NOT cover it ($1.00 short)",
         "mechanicalturk:GetAccountBalance",

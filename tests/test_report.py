@@ -172,3 +172,43 @@ async def test_a_withdrawn_resend_stays_in_doubt(ran: Path) -> None:
         journal.withdraw(ops[-1].key, op="SendBonus")
     report, _ = rows(ran)
     assert (report[-1]["reason"], report[-1]["outcome"]) == ("in doubt, resent", "in_doubt")
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised(tmp_path: Path) -> None:
+    """
+    A Reason (or any cell) starting with =, +, -, @, a tab or a carriage return is written
+    with a leading ' in the CSV report (OWASP's CSV injection rule), so a spreadsheet shows
+    it as text instead of running it; JSON keeps the value as it is.
+    """
+    import subprocess
+    import sys
+
+    reasons = ['=HYPERLINK("http://evil.invalid","Click")', "+1+2", "-2+3", "@SUM(A1)", "fine"]
+    job = tmp_path / "job.jsonl"
+    job.write_text(
+        "".join(
+            orjson.dumps(
+                {
+                    "op": "SendBonus",
+                    "WorkerId": f"A{i:09d}",
+                    "AssignmentId": f"3AS{i:09d}",
+                    "BonusAmount": "0.10",
+                    "Reason": reason,
+                }
+            ).decode()
+            + "\n"
+            for i, reason in enumerate(reasons)
+        )
+    )
+    base = [sys.executable, "-m", "turkbatch"]
+    ran = subprocess.run([*base, "run", str(job), "--sim", "--quiet"], capture_output=True)
+    assert ran.returncode == 0, ran.stderr
+    journal = str(tmp_path / "job.sim.journal.jsonl")
+    as_csv = subprocess.run([*base, "report", journal], capture_output=True, text=True)
+    assert as_csv.returncode == 0, as_csv.stderr
+    cells = [row["reason"] for row in csv.DictReader(io.StringIO(as_csv.stdout))]
+    assert cells == ["'" + r for r in reasons[:4]] + ["fine"]
+    as_json = subprocess.run(
+        [*base, "report", journal, "--format", "json"], capture_output=True, text=True
+    )
+    assert [row["reason"] for row in json.loads(as_json.stdout)] == reasons

@@ -346,3 +346,18 @@ def test_fast_path_agrees_with_the_rules_for_feedback(value: str) -> None:
     ok = not any(ord(c) < 32 and c not in "\t\n\r" for c in value)
     params = {"AssignmentId": "3X", "RequesterFeedback": value}
     assert (rules("RejectAssignment", params) == []) is ok
+
+
+def test_the_amount_bound_is_turkbatchs_not_the_simulators() -> None:
+    """
+    An amount above $9,999,999,999.99 is refused when checking a job (unknown=True), with
+    the bound named; checked as the simulator checks requests (unknown=False), it is not,
+    so the simulator answers such amounts as MTurk does.
+    """
+    huge = {"WorkerId": "A1", "AssignmentId": "3A", "BonusAmount": "1" * 11, "Reason": "r"}
+    (violation,) = schema.validate("SendBonus", huge)
+    assert violation.describe() == (
+        "BonusAmount '11111111111' is more than the largest amount, 9999999999.99"
+    )
+    assert schema.validate("SendBonus", huge, unknown=False) == []
+    assert schema.validate("SendBonus", {**huge, "BonusAmount": "0009999999999.99"}) == []

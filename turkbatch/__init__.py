@@ -8,7 +8,6 @@ Names load on first use, so ``import turkbatch.sim`` does not pull in the engine
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -19,12 +18,15 @@ if TYPE_CHECKING:
         JournalError,
         OperationError,
         Refused,
+        SettingError,
         TurkbatchError,
         UsageError,
     )
     from turkbatch.summary import Outcome, Summary
 
-__version__ = version("turkbatch")
+#: (read on first use: importing the package stays instant, so ``python -m turkbatch``
+#: can take over Ctrl-C before anything slow happens)
+__version__: str
 
 _HOMES = {
     "ClientSettings": "turkbatch.client",
@@ -34,6 +36,7 @@ _HOMES = {
     "JournalError": "turkbatch.errors",
     "OperationError": "turkbatch.errors",
     "Refused": "turkbatch.errors",
+    "SettingError": "turkbatch.errors",
     "TurkbatchError": "turkbatch.errors",
     "UsageError": "turkbatch.errors",
     "Outcome": "turkbatch.summary",
@@ -46,6 +49,7 @@ __all__ = [
     "OperationError",
     "Outcome",
     "Refused",
+    "SettingError",
     "Settings",
     "Summary",
     "TurkbatchError",
@@ -56,6 +60,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("turkbatch")
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'turkbatch' has no attribute {name!r}")

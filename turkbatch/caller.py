@@ -21,7 +21,7 @@ import structlog
 from turkbatch import money
 from turkbatch.backoff import DEFAULT_MAX_ATTEMPTS, Backoff
 from turkbatch.client import MTurkClient, Response
-from turkbatch.errors import OperationError, Throttled, TransientError
+from turkbatch.errors import OperationError, SettingError, Throttled, TransientError
 from turkbatch.limits import AdaptiveLimiter
 from turkbatch.summary import Summary
 
@@ -85,6 +85,9 @@ class Caller:
                 )
                 await anyio.sleep(self.backoff.delay(attempt))
                 continue
+            except SettingError as exc:
+                exc.maybe_sent = attempt > 0  # an earlier attempt may have reached MTurk
+                raise
             except OperationError:
                 self.limiter.on_success()
                 raise

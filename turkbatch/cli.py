@@ -3,21 +3,27 @@ The command line: parse, build settings, configure logging, call the engine, map
 
 Commands: ``run`` (send a job), ``plan`` (what it would do and cost), ``status`` and
 ``report`` (read a journal), ``policy`` (the IAM policy a job needs), ``skeleton`` (a
-sample job line), ``sim`` (the simulator). AWS-CLI-style global options (``--profile``,
-``--region``, ``--endpoint-url``, ``--ca-bundle``, ``--no-verify-ssl``,
-``--cli-connect-timeout``, ``--cli-read-timeout``, ``--debug``, ``--output``) go before or
-after the command, with the AWS CLI's meanings.
+sample job line), ``job from-csv`` (a job from a spreadsheet), ``sim`` (the simulator).
+AWS-CLI-style global options (``--profile``, ``--region``, ``--endpoint-url``,
+``--ca-bundle``, ``--no-verify-ssl``, ``--cli-connect-timeout``, ``--cli-read-timeout``,
+``--debug``, ``--output``) go before or after any command, with the AWS CLI's meanings.
 
-Exit codes: 0 every operation done · 1 some operations failed · 2 invalid job or usage, or
-a safety guard refused; nothing sent · 3 the journal is locked, damaged or unwritable ·
-130 interrupted (run the same command again to resume).
+Exit codes: 0 every operation done · 1 some operations failed, or a run stopped part-way ·
+2 invalid job, usage or setting (endpoint, credentials), or a safety guard refused;
+nothing sent · 3 the journal is locked, damaged or unwritable · 130 interrupted (run the
+same command again to resume). Nothing a user can type ends in a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
+import os
 import shlex
+import shutil
+import signal
 import sys
 import textwrap
 from collections.abc import Callable
@@ -28,19 +34,41 @@ from typing import Any, TypeAlias
 
 import anyio
 
-from turkbatch import __version__, engine, logs, money, payments, plan_text, progress
+from turkbatch import __version__, engine, inputs, logs, money, payments, plan_text, progress
 from turkbatch import plan as planning
 from turkbatch.client import DEFAULT_REGION, PRODUCTION_URL, SANDBOX_URL, ClientSettings
-from turkbatch.errors import JobError, JournalError, Refused, UsageError
+from turkbatch.errors import JobError, JournalError, Refused, SettingError, UsageError
+from turkbatch.limits import MIN_RATE
 from turkbatch.summary import ExitCode
 
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+OUTPUT_FORMATS = ("text", "json")
 _RAW = argparse.RawDescriptionHelpFormatter
 HELP_WIDTH = 88
 
 EXIT_CODES = """
-exit codes: 0 all done, 1 some failed, 2 invalid job or usage, or refused by a safety
-guard (nothing sent), 3 journal locked/damaged/unwritable, 130 interrupted (run again)
+exit codes: 0 all done, 1 some failed or the run stopped part-way, 2 invalid job, usage
+or setting (endpoint, credentials), or refused by a safety guard (nothing sent),
+3 journal locked/damaged/unwritable, 130 interrupted (run again)
+"""
+TOP_EXAMPLES = """\
+examples:
+  turkbatch run jobs/demo.jsonl --sim            try the demo job on the embedded simulator
+  turkbatch plan payouts.jsonl --sim             what a job would do and cost
+  turkbatch run payouts.jsonl --endpoint-url http://127.0.0.1:8443
+  turkbatch status payouts.journal.jsonl         where a job stands
+Global options work before or after the command, as in the AWS CLI.
+turkbatch COMMAND --help explains each command, with examples.
+"""
+SIM_EXAMPLES = """\
+examples:
+  turkbatch sim --port 0                          prints its URL on the first line
+  turkbatch sim --port 8443 --world jobs/world.example.json
+  turkbatch sim --port 0 --fault-rate 0.05 --lost-rate 0.01 --seed 7
+  turkbatch run payouts.jsonl --endpoint-url http://127.0.0.1:8443
+Admin API (never throttled, faulted or counted): GET /_turkbatch/health, ledger,
+counters; GET/POST faults, clock; POST reset, world.
+exit codes: 0 stopped by SIGINT/SIGTERM, 2 usage or a bad world file
 """
 RUN_EXAMPLES = (
     """\
@@ -65,8 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="turkbatch",
         description="Bulk Amazon Mechanical Turk requester operations from a JSONL job, "
         "resumable and exactly once.",
-        epilog="Global options work before or after the command, as in the AWS CLI.\n"
-        "turkbatch COMMAND --help explains each command, with examples.\n" + EXIT_CODES,
+        epilog=TOP_EXAMPLES + EXIT_CODES,
         formatter_class=_RAW,
     )
     parser.add_argument("--version", action="version", version=f"turkbatch {__version__}")
@@ -85,7 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify_cli.add_parser(commands)
     from turkbatch.sim import cli as sim_cli
 
-    sim_cli.add_parser(commands)
+    sim = sim_cli.add_parser(commands)
+    sim.formatter_class, sim.epilog = _RAW, SIM_EXAMPLES
+    connection_options(sim, suppress=True)
+    output_options(sim, suppress=True)
     return parser
 
 
@@ -103,6 +133,42 @@ def _limit(text: str) -> Decimal | None:
     return None if text.lower() in ("none", "off") else _amount(text)
 
 
+def _number(text: str, *, low: float, what: str, strict: bool = False) -> float:
+    """A finite number at least ``low`` (above it when ``strict``), or a usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < low or (strict and value == low):
+        bound = f"above {low:g}" if strict else f"at least {low:g}"
+        raise argparse.ArgumentTypeError(f"{what} must be a number {bound}, not {text!r}")
+    return value
+
+
+def rate_arg(text: str) -> float:
+    """``--rate``: requests/s, at least the limiter's floor, finite."""
+    return _number(text, low=MIN_RATE, what="the rate (requests/s)")
+
+
+def _timeout(text: str) -> float:
+    return _number(text, low=0, strict=True, what="a timeout (seconds)")
+
+
+def _seconds(text: str) -> float:
+    return _number(text, low=0, what="a number of seconds")
+
+
+def count_arg(text: str) -> int:
+    """``--concurrency``: a whole number, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number, at least 1, not {text!r}")
+    return value
+
+
 def connection_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
     """The AWS CLI's connection options (on the top parser, and again after the command)."""
 
@@ -112,7 +178,9 @@ def connection_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
     g = p.add_argument_group("AWS options (as in the AWS CLI)")
     g.add_argument("--profile", default=default(None), help="AWS profile from your config")
     g.add_argument(
-        "--region", default=default(DEFAULT_REGION), help=f"signing region ({DEFAULT_REGION})"
+        "--region",
+        default=default(DEFAULT_REGION),
+        help=f"signing region (default: {DEFAULT_REGION})",
     )
     g.add_argument(
         "--endpoint-url",
@@ -126,28 +194,40 @@ def connection_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
     g.add_argument(
         "--cli-connect-timeout",
-        type=float,
+        type=_timeout,
         default=default(10.0),
         metavar="S",
-        help="connect timeout in seconds (10)",
+        help="connect timeout in seconds (default: 10)",
     )
     g.add_argument(
         "--cli-read-timeout",
-        type=float,
+        type=_timeout,
         default=default(60.0),
         metavar="S",
-        help="read timeout in seconds (60)",
+        help="read timeout in seconds (default: 60); an attempt may take both in all",
     )
 
 
-def output_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
-    """``--output`` and ``--debug`` (on the top parser, and again after the command)."""
+def output_options(p: argparse.ArgumentParser, *, suppress: bool, hint: str = "") -> None:
+    """
+    ``--output`` and ``--debug`` (on the top parser, and again after the command).
+
+    ``--output`` is the format everywhere, as in the AWS CLI; ``hint`` is added when a
+    value is refused (a command whose output goes to a file names its own flag for that).
+    """
+
+    def output_format(text: str) -> str:
+        if text in OUTPUT_FORMATS:
+            return text
+        raise argparse.ArgumentTypeError(f"must be text or json, not {text!r}{hint}")
+
     g = p.add_argument_group("output options (as in the AWS CLI)")
     g.add_argument(
         "--output",
-        choices=("text", "json"),
+        type=output_format,
+        metavar="{text,json}",
         default=argparse.SUPPRESS if suppress else "text",
-        help="text for people (default), json for programs, on standard output",
+        help="text for people (default: text), json for programs, on standard output",
     )
     g.add_argument(
         "--debug",
@@ -180,7 +260,7 @@ def guard_options(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
         type=_limit,
         default=planning.DEFAULT_MAX_BONUS,
         metavar="AMOUNT",
-        help="typo guard: refuse bonuses above AMOUNT ($10.00); 'none' for no limit",
+        help="typo guard: refuse bonuses above AMOUNT (default: $10.00); 'none' for no limit",
     )
     g.add_argument(
         "--max-spend",
@@ -237,25 +317,25 @@ def _add_run(commands: Commands) -> None:
     pace = run.add_argument_group("pace")
     pace.add_argument(
         "--rate",
-        type=float,
+        type=rate_arg,
         default=engine.DEFAULT_RATE,
         metavar="R",
-        help="ceiling in requests/s for the account; cut automatically when "
-        "MTurk throttles (%(default)s)",
+        help=f"ceiling in requests/s for the account, at least {MIN_RATE:g}; cut "
+        "automatically when MTurk throttles (default: %(default)g)",
     )
     pace.add_argument(
         "--concurrency",
-        type=int,
+        type=count_arg,
         default=engine.DEFAULT_CONCURRENCY,
         metavar="N",
-        help="calls in flight at once (%(default)s)",
+        help="calls in flight at once (default: %(default)s)",
     )
     pace.add_argument(
         "--grace",
-        type=float,
+        type=_seconds,
         default=engine.DEFAULT_GRACE,
         metavar="S",
-        help="seconds in-flight calls get after Ctrl-C (%(default)s)",
+        help="seconds in-flight calls get after Ctrl-C (default: %(default)g)",
     )
     state = run.add_argument_group("journal")
     journal_option(state)
@@ -297,20 +377,20 @@ def _add_run(commands: Commands) -> None:
     )
     out.add_argument(
         "--progress",
-        type=float,
+        type=_seconds,
         default=5.0,
         metavar="S",
         help="off a terminal, seconds between progress lines (on one, a live bar); "
-        "0 for no progress at all (%(default)s)",
+        "0 for no progress at all (default: %(default)g)",
     )
     out.add_argument(
         "--log-format",
         choices=("auto", "console", "json"),
         default="auto",
-        help="log format on standard error: auto is console on a terminal, else json",
+        help="log format on standard error (default: auto, console on a terminal, else json)",
     )
     out.add_argument(
-        "--log-file", type=Path, metavar="PATH", help="also write JSON log lines here (0600)"
+        "--log-file", type=Path, metavar="PATH", help="also write JSON log lines here (mode 0600)"
     )
     output_options(run, suppress=True)
 
@@ -320,10 +400,28 @@ def _add_run(commands: Commands) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line and return the exit code."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (``| head``): it has what it wanted. Point standard output
+        # at /dev/null so the interpreter's last flush does not complain either.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.OK
+    except KeyboardInterrupt:
+        print("\nturkbatch: interrupted; nothing is lost", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_DFL:  # (set by turkbatch.__main__)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.command == "sim":
         from turkbatch.sim import cli as sim_cli
 
+        if args.debug:
+            logs.configure(level="debug")
         return sim_cli.run(args)
     handler: Callable[[argparse.Namespace], int] = args.handler
     args.argv = argv  # for run's "resume with" line
@@ -331,7 +429,11 @@ def main(argv: list[str] | None = None) -> int:
         return handler(args)
     except JobError as exc:
         print(exc.render(), file=sys.stderr)
-        print(f"turkbatch: {exc.path} is invalid; nothing was sent", file=sys.stderr)
+        sent = "; nothing was sent" if args.command in ("run", "plan") else ""
+        print(f"turkbatch: {exc.path} is invalid{sent}", file=sys.stderr)
+    except SettingError as exc:
+        print(f"turkbatch: {exc}", file=sys.stderr)
+        print("turkbatch: nothing was sent", file=sys.stderr)
     except Refused as exc:
         print("turkbatch: refused; nothing was sent:", file=sys.stderr)
         print("\n".join(f"  - {r}" for r in exc.reasons), file=sys.stderr)
@@ -342,9 +444,11 @@ def main(argv: list[str] | None = None) -> int:
         return ExitCode.JOURNAL
     except FileNotFoundError as exc:
         print(f"turkbatch: {exc.filename}: no such file", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("\nturkbatch: interrupted; nothing is lost", file=sys.stderr)
-        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        raise
+    except OSError as exc:  # a file the command cannot read or write (permissions, say)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"turkbatch: {where}{exc.strerror or exc}", file=sys.stderr)
     return ExitCode.USAGE
 
 
@@ -358,8 +462,19 @@ def client_settings(args: argparse.Namespace) -> ClientSettings:
     url = args.endpoint_url
     if url is not None and not (url.startswith(("http://", "https://")) and len(url) > 8):
         raise UsageError(f"--endpoint-url must be an http:// or https:// URL, not {url!r}")
-    if sum(map(bool, (args.sim, args.endpoint_url, args.production))) > 1:
-        raise UsageError("choose one of --sim, --endpoint-url and --production")
+    chosen = [
+        flag
+        for flag, given in (
+            ("--sim", args.sim),
+            ("--endpoint-url", args.endpoint_url is not None),
+            ("--production", args.production),
+        )
+        if given
+    ]
+    if len(chosen) > 1:
+        raise UsageError(
+            f"{' and '.join(chosen)} conflict: they choose different endpoints; give one"
+        )
     verify: bool | str | None = False if args.no_verify_ssl else args.ca_bundle
     return ClientSettings(
         endpoint_url=args.endpoint_url,
@@ -373,6 +488,7 @@ def client_settings(args: argparse.Namespace) -> ClientSettings:
 
 
 def _settings(args: argparse.Namespace, bar: progress.Bar | None) -> engine.Settings:
+    client = client_settings(args)  # conflicting endpoints first: no --yes can settle those
     if args.production and not args.yes and not sys.stdin.isatty():
         raise UsageError(
             "--production moves real money: add --yes to confirm when not on a terminal"
@@ -384,7 +500,7 @@ def _settings(args: argparse.Namespace, bar: progress.Bar | None) -> engine.Sett
     elif not args.quiet and args.progress > 0:
         show, interval = progress.Lines(), args.progress
     return engine.Settings(
-        client=client_settings(args),
+        client=client,
         rate=args.rate,
         concurrency=args.concurrency,
         journal=args.journal,
@@ -414,7 +530,26 @@ def _confirm(plan: planning.Plan) -> bool:
     return sys.stdin.readline().strip().lower() == "yes"
 
 
+def invocation() -> str:
+    """
+    Return how to call turkbatch again, as a command that runs as printed.
+
+    ``turkbatch`` when that is this installation's script on PATH, else this Python with
+    ``-m turkbatch`` (after ``pip install`` into a virtual environment that is not
+    activated, ``turkbatch`` alone is not found).
+    """
+    found = shutil.which("turkbatch")
+    if found and Path(found).resolve().parent == Path(sys.executable).resolve().parent:
+        return "turkbatch"
+    return f"{shlex.quote(sys.executable)} -m turkbatch"
+
+
 def _run(args: argparse.Namespace) -> int:
+    inputs.check_job(args.job)
+    if args.journal is not None:
+        inputs.check_journal(args.journal, may_be_missing=True)
+    if args.log_file is not None:
+        inputs.check_file(args.log_file, "log file", may_be_missing=True)
     live = not args.quiet and args.progress > 0 and sys.stderr.isatty()
     bar = progress.Bar(sys.stderr) if live else None
     level = "debug" if args.debug else ("warning" if args.quiet else "info")
@@ -435,12 +570,19 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.clear()
-    if args.output == "json":
-        print(json.dumps(summary.as_dict(), indent=2))
-    else:
-        print(summary.render())
+    try:
+        if args.output == "json":
+            print(json.dumps(summary.as_dict(), indent=2), flush=True)
+        else:
+            print(summary.render(), flush=True)
+    except BrokenPipeError:  # the reader went away: the run's outcome is the exit code
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if summary.interrupted:
         argv = args.argv if args.argv is not None else sys.argv[1:]
         command = " ".join(shlex.quote(a) for a in argv)
-        print(f"\ninterrupted: nothing is lost. Resume with: turkbatch {command}", file=sys.stderr)
+        print(
+            f"\ninterrupted: nothing is lost. Resume with: {invocation()} {command}",
+            file=sys.stderr,
+        )
     return summary.exit_code

@@ -57,6 +57,7 @@ class Columns:
         mark: in the batch-results layout, the column whose mark selects a row.
         veto: the other review column: a row marked there too is an error.
         feedback: the mark column's text is the row's RequesterFeedback (Reject).
+        skip_empty: parameters whose absence (an empty cell, no ``--set``) skips the row.
         ignored: the header names of the columns not used.
     """
 
@@ -68,6 +69,7 @@ class Columns:
     mark: int | None = None
     veto: int | None = None
     feedback: bool = False
+    skip_empty: tuple[str, ...] = ()
     ignored: list[str] = field(default_factory=list)
 
     @property
@@ -100,6 +102,8 @@ class Columns:
                     return str(exc)
         for name, value in self.constants.items():
             rec.setdefault(name, value)
+        if any(name not in rec for name in self.skip_empty):
+            return None
         return rec
 
 
@@ -177,13 +181,15 @@ def plan(
     mapping: Mapping[str, str],
     constants: Mapping[str, str],
     source: str,
+    skip_empty: tuple[str, ...] = (),
 ) -> Columns:
     """
     Plan how the rows under ``header`` become records of ``op``.
 
     Raises:
         UsageError: an unknown or removed operation, a ``--map`` naming no column or a
-            parameter ``op`` does not take, a ``--set`` value of the wrong type.
+            parameter ``op`` does not take, a ``--set`` value of the wrong type, a
+            ``--skip-empty`` naming a parameter ``op`` does not take.
     """
     if op in legacy.REMOVED:
         raise UsageError(legacy.REMOVED[op])
@@ -232,6 +238,7 @@ def plan(
             out.constants[target] = typed(target, types.get(target, "string"), text)
         except ValueError as exc:
             raise UsageError(f"--set: {exc}") from None
+    out.skip_empty = tuple(param(name, "--skip-empty") for name in skip_empty)
     if modern == "NotifyWorkers" and "id" in (*out.params.values(), *out.constants):
         raise UsageError("NotifyWorkers rows become one line per message: they take no id")
     return out

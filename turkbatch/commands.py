@@ -17,7 +17,7 @@ from pathlib import Path
 
 import anyio
 
-from turkbatch import cli, engine, expand, jobs, logs, plan_text
+from turkbatch import cli, engine, expand, inputs, jobs, logs, plan_text
 from turkbatch import plan as planning
 from turkbatch import policy as iam
 from turkbatch.catalog import OPERATIONS
@@ -55,7 +55,7 @@ examples:
   turkbatch policy payouts.jsonl > policy.json
   aws iam put-user-policy --user-name lab-payer --policy-name turkbatch \\
       --policy-document file://policy.json
-  turkbatch policy payouts.jsonl --verify          only what `turkbatch verify` reads
+  turkbatch policy payouts.jsonl --verify          only what turkbatch verify reads
 exit codes: 0 printed, 2 invalid job
 """
 SKELETON_EXAMPLES = """\
@@ -103,6 +103,7 @@ def _add_status(commands: cli.Commands) -> argparse.ArgumentParser:
         epilog=STATUS_EXAMPLES,
     )
     p.add_argument("journal", type=Path, help="the journal file")
+    cli.connection_options(p, suppress=True)
     cli.output_options(p, suppress=True)
     return p
 
@@ -121,10 +122,11 @@ def _add_report(commands: cli.Commands) -> argparse.ArgumentParser:
     p.add_argument(
         "--format",
         choices=("csv", "json", "jsonl"),
-        default="csv",
-        help="csv (default), json (one array) or jsonl (one object per line)",
+        help="csv, json (one array) or jsonl (one object per line) (default: csv, or json "
+        "with --output json)",
     )
     p.add_argument("--job", type=Path, metavar="PATH", help="the job file, if it has moved")
+    cli.connection_options(p, suppress=True)
     cli.output_options(p, suppress=True)
     return p
 
@@ -143,8 +145,9 @@ def _add_policy(commands: cli.Commands) -> argparse.ArgumentParser:
     p.add_argument(
         "--verify",
         action="store_true",
-        help="the policy `turkbatch verify JOB` needs instead: only its read calls",
+        help="the policy turkbatch verify JOB needs instead: only its read calls",
     )
+    cli.connection_options(p, suppress=True)
     cli.output_options(p, suppress=True)
     return p
 
@@ -161,6 +164,7 @@ def _add_skeleton(commands: cli.Commands) -> argparse.ArgumentParser:
     )
     p.add_argument("operation", nargs="?", help="e.g. SendBonus; leave out to list them all")
     p.add_argument("--required-only", action="store_true", help="only required parameters")
+    cli.connection_options(p, suppress=True)
     cli.output_options(p, suppress=True)
     return p
 
@@ -177,13 +181,11 @@ def _print_json(value: object) -> None:
     print(json.dumps(value, indent=2))
 
 
-def _existing(path: object, what: str) -> None:
-    if not Path(str(path)).is_file():
-        raise UsageError(f"{path}: no such {what}")
-
-
 def plan(args: argparse.Namespace) -> int:
     """``turkbatch plan JOB``: print what running the job would do and cost."""
+    inputs.check_job(args.job)
+    if args.journal is not None:
+        inputs.check_journal(args.journal, may_be_missing=True)
     logs.configure(level="debug" if args.debug else "warning")
     settings = engine.Settings(
         client=cli.client_settings(args),
@@ -205,7 +207,7 @@ def status(args: argparse.Namespace) -> int:
     """``turkbatch status JOURNAL``: where the journal's job stands."""
     from turkbatch.status import status as read_status
 
-    _existing(args.journal, "journal")
+    inputs.check_journal(args.journal)
     result = read_status(args.journal)
     if args.output == "json":
         _print_json(result.as_dict())
@@ -218,10 +220,12 @@ def report(args: argparse.Namespace) -> int:
     """``turkbatch report JOURNAL``: one row per operation, per worker for messages."""
     from turkbatch.report import write_report
 
-    _existing(args.journal, "journal")
+    inputs.check_journal(args.journal)
     if args.job is not None:
-        _existing(args.job, "job file")
-    notes = write_report(args.journal, sys.stdout, fmt=args.format, job=args.job)
+        inputs.check_job(args.job)
+        jobs.check_job(args.job)  # asked for by name: an invalid one is an error, not a note
+    fmt = args.format or ("json" if args.output == "json" else "csv")
+    notes = write_report(args.journal, sys.stdout, fmt=fmt, job=args.job)
     sys.stdout.flush()
     for note in notes:
         print(f"turkbatch: note: {note}", file=sys.stderr)
@@ -230,6 +234,7 @@ def report(args: argparse.Namespace) -> int:
 
 def policy(args: argparse.Namespace) -> int:
     """``turkbatch policy JOB``: the least-privilege IAM policy the job needs."""
+    inputs.check_job(args.job)
     jobs.check_job(args.job)
     survey = planning.survey(
         args.job,

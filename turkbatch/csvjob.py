@@ -17,7 +17,7 @@ feedback) is not read.
 
 Rows are numbered as a spreadsheet shows them (the header is row 1). Every row is
 validated exactly like a job line; any bad row is reported as ``FILE:ROW: message`` and
-nothing is written (exit 2). Otherwise the JSONL goes to ``--output`` (replaced
+nothing is written (exit 2). Otherwise the JSONL goes to ``--to`` (replaced
 atomically) or standard output (exit 0).
 """
 
@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import csv
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -42,16 +43,44 @@ import orjson
 from turkbatch import columns, jobs
 from turkbatch.columns import Columns, Row
 from turkbatch.errors import JobError, LineError, UsageError
+from turkbatch.wording import counted
 
 __all__ = ["Report", "Spec", "add_parser", "convert", "run"]
 
+DESCRIPTION: Final = """\
+Turn a spreadsheet (CSV) into a job file, checking every row as a job line.
+
+Each data row becomes one job line for --op (NotifyWorkers rows become one line per
+distinct Subject and MessageText, listing every row's worker). Columns map to API
+parameters by name, ignoring case, spaces, _ and - ("Bonus Amount" is BonusAmount);
+--map COLUMN=PARAM maps any other column, --set PARAM=VALUE fills the rows whose own
+cell is missing or empty, and --skip-empty PARAM skips them instead. Other columns are
+ignored. Cells are typed as the API wants them (numbers, true/false, lists split on
+commas, semicolons or spaces); a leading $ on an amount is dropped.
+
+In MTurk's batch-results CSV (AssignmentId, Approve, Reject, Answer.* ...), --op
+ApproveAssignment takes the rows marked in Approve, and --op RejectAssignment the rows
+with text in Reject, sent as RequesterFeedback; a row marked both ways is an error.
+
+Rows are numbered as a spreadsheet shows them (the header is row 1). A bad row is
+reported as FILE:ROW: message and nothing is written; otherwise the job goes to --to
+(replaced atomically) or standard output.
+"""
+JOB_EXAMPLES: Final = """\
+examples:
+  turkbatch job from-csv payouts.csv --op SendBonus --to payouts.jsonl
+  turkbatch job from-csv --help                   columns, batch results, every flag
+
+exit codes: 0 written, 2 bad rows or usage (nothing written)
+"""
 EXAMPLES: Final = """\
 examples:
-  turkbatch job from-csv payouts.csv --op SendBonus --set Reason="Thanks!" -o payouts.jsonl
+  turkbatch job from-csv payouts.csv --op SendBonus --set Reason="Thanks!" --to payouts.jsonl
   turkbatch job from-csv results.csv --op ApproveAssignment --set RequesterFeedback="Great"
-  turkbatch job from-csv results.csv --op RejectAssignment -o rejections.jsonl
+  turkbatch job from-csv results.csv --op RejectAssignment --to rejections.jsonl
   turkbatch job from-csv people.csv --op NotifyWorkers --map "Worker ID=WorkerIds" \\
       --set Subject="New study" --set MessageText="..."
+  turkbatch job from-csv bonuses.csv --op SendBonus --skip-empty BonusAmount --delimiter ';'
 
 exit codes: 0 written, 2 bad rows or usage (nothing written)
 """
@@ -67,12 +96,15 @@ class Spec:
         columns: explicit column → parameter mappings (``--map``).
         constants: parameter → value for rows without their own (``--set``).
         delimiter: the field separator; ``None``: tab for ``.tsv``, else comma.
+        skip_empty: parameters whose empty cell skips the row (``--skip-empty``), instead
+            of making it an error.
     """
 
     op: str
     columns: Mapping[str, str] = field(default_factory=dict)
     constants: Mapping[str, str] = field(default_factory=dict)
     delimiter: str | None = None
+    skip_empty: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -87,18 +119,54 @@ class Report:
     ignored: list[str] = field(default_factory=list)
 
 
+#: A byte that is not UTF-8, as decoding with ``surrogateescape`` leaves it.
+_BAD_BYTE: Final = re.compile("[\udc80-\udcff]")
+#: Separators a file may use instead of the one expected, named for the hint.
+_SEPARATORS: Final = {";": "';'", "\t": "tab", "|": "'|'", ",": "','"}
+
+
 def _rows(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """Yield ``(row number, cells)``; the header is row 1."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
+    """
+    Yield ``(row number, cells)``; the header is row 1.
+
+    Bytes that are not UTF-8 are kept as lone surrogates, so the row that holds one is
+    reported (by :func:`_bad_byte`) rather than wherever the decoder's buffer ended.
+    """
+    with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as f:
         number = 0
         try:
             for number, cells in enumerate(csv.reader(f, delimiter=delimiter), 1):
                 yield number, cells
-        except UnicodeDecodeError as exc:
-            error = LineError(line=number + 1, message=f"not valid UTF-8: {exc.reason}")
-            raise JobError(str(path), [error]) from None
         except csv.Error as exc:
             raise JobError(str(path), [LineError(line=number + 1, message=str(exc))]) from None
+
+
+def _bad_byte(cells: list[str], header: list[str]) -> str | None:
+    """Say which column of a row holds a byte that is not UTF-8, or None."""
+    for index, cell in enumerate(cells):
+        match = _BAD_BYTE.search(cell)
+        if match:
+            byte = ord(match.group()) - 0xDC00
+            column = f"column {header[index]!r}" if index < len(header) else "a cell"
+            return (
+                f"not valid UTF-8: byte 0x{byte:02X} in {column} (save the file as UTF-8, "
+                "or as 'CSV UTF-8' from a spreadsheet)"
+            )
+    return None
+
+
+def _one_column(header: list[str], delimiter: str) -> str | None:
+    """When the header is one cell holding another separator, say which flag reads it."""
+    if len(header) != 1:
+        return None
+    for sep, name in _SEPARATORS.items():
+        if sep != delimiter and sep in header[0]:
+            flag = "--delimiter tab" if sep == "\t" else f"--delimiter '{sep}'"
+            return (
+                f"the header is one column, {header[0]!r}: if the file is separated by "
+                f"{name}, give {flag}"
+            )
+    return None
 
 
 def _open(path: Path, spec: Spec) -> tuple[Columns, Report, Iterator[tuple[int, Row]]]:
@@ -112,12 +180,16 @@ def _open(path: Path, spec: Spec) -> tuple[Columns, Report, Iterator[tuple[int, 
     header = next(rows, (1, []))[1]
     if not header:
         raise JobError(str(path), [LineError(line=1, message="no header row")])
+    why = _bad_byte(header, header) or _one_column(header, delimiter)
+    if why:
+        raise JobError(str(path), [LineError(line=1, message=why)])
     plan = columns.plan(
         spec.op,
         [h.strip() for h in header],
         mapping=spec.columns,
         constants=spec.constants,
         source=str(path),
+        skip_empty=spec.skip_empty,
     )
     report = Report(op=plan.modern, marks=plan.selects, ignored=plan.ignored)
 
@@ -125,8 +197,14 @@ def _open(path: Path, spec: Spec) -> tuple[Columns, Report, Iterator[tuple[int, 
         for number, cells in rows:
             if not any(c.strip() for c in cells):
                 continue
-            if len(cells) > len(header):
-                yield number, f"{len(cells)} cells but only {len(header)} columns"
+            bad = _bad_byte(cells, header)
+            if bad:
+                yield number, bad
+            elif len(cells) > len(header):
+                yield (
+                    number,
+                    f"{counted(len(cells), 'cell')} but only {counted(len(header), 'column')}",
+                )
             else:
                 yield number, plan.record(cells)
 
@@ -157,17 +235,28 @@ def _checked(path: Path, spec: Spec, max_errors: int) -> Report:
         jobs.check_items(valid(), source=str(path), max_errors=max_errors)
     except JobError as exc:
         if not numbers and not total:
-            message = f"no rows to convert ({report.skipped} skipped)"
+            message = f"no rows to convert ({report.skipped:,} skipped: {_skipped(spec, report)})"
             raise JobError(str(path), [LineError(line=report.rows + 1, message=message)]) from None
         if numbers:  # (with no record at all, its one error is "no operations")
             total += exc.total
             errors.extend(
-                LineError(line=numbers[e.line - 1], message=e.message) for e in exc.errors
+                LineError(line=numbers[e.line - 1], message=_hinted(e.message)) for e in exc.errors
             )
     if total:
         errors.sort(key=lambda e: e.line)
         raise JobError(str(path), errors[:max_errors], total)
     return report
+
+
+def _hinted(message: str) -> str:
+    """A parameter required but missing is an empty cell: say how to fill or skip it."""
+    name, sep, _ = message.partition(" is required")
+    if not sep or " " in name:
+        return message
+    return (
+        f"{message}: this row has no value for it (--set {name}=VALUE fills it; "
+        f"--skip-empty {name} skips such rows)"
+    )
 
 
 def _lines(path: Path, spec: Spec) -> Iterator[dict[str, Any]]:
@@ -228,13 +317,17 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         The ``job`` parser.
     """
     job: argparse.ArgumentParser = commands.add_parser(
-        "job", help="make job files (from-csv)", description="Make job files."
+        "job",
+        help="make job files (from-csv)",
+        description="Make job files: job from-csv turns a spreadsheet into one.",
+        epilog=JOB_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = job.add_subparsers(dest="job_command", metavar="SUBCOMMAND", required=True)
     p = sub.add_parser(
         "from-csv",
         help="turn a CSV (payouts, MTurk batch results) into a job file",
-        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        description=DESCRIPTION,
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -259,15 +352,43 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         help="PARAM for every row whose own cell is missing or empty (repeatable)",
     )
     p.add_argument(
-        "--output", "-o", dest="csv_output", type=Path, metavar="PATH", help="default: stdout"
+        "--to",
+        dest="csv_output",
+        type=Path,
+        metavar="JOB",
+        help="write the job file JOB (default: standard output)",
+    )
+    p.add_argument(
+        "--skip-empty",
+        dest="csv_skip_empty",
+        action="append",
+        default=[],
+        metavar="PARAM",
+        help="skip the rows whose PARAM cell is empty (a bonus column left blank for the "
+        "workers who get none), instead of refusing them (repeatable)",
     )
     p.add_argument(
         "--delimiter",
         dest="csv_delimiter",
+        type=_delimiter,
         metavar="C",
-        help="field separator (default , or tab for .tsv)",
+        help="field separator (default: a comma, or a tab for .tsv)",
+    )
+    from turkbatch import cli
+
+    cli.connection_options(p, suppress=True)
+    cli.output_options(
+        p, suppress=True, hint="; the job is JSON Lines either way: write it to a file with --to"
     )
     return job
+
+
+def _delimiter(text: str) -> str:
+    """One character; ``tab`` (or ``\\t``) for a tab."""
+    value = "\t" if text in ("tab", "\\t", "\t") else text
+    if len(value) != 1:
+        raise argparse.ArgumentTypeError(f"must be one character (or tab), not {text!r}")
+    return value
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -289,6 +410,7 @@ def run(args: argparse.Namespace) -> int:
         columns=dict(args.csv_map),
         constants=dict(args.csv_set),
         delimiter=args.csv_delimiter,
+        skip_empty=tuple(args.csv_skip_empty),
     )
     target: Path | None = args.csv_output
     try:
@@ -328,15 +450,21 @@ def _write(source: Path, spec: Spec, target: Path) -> Report:
     return report
 
 
+def _skipped(spec: Spec, report: Report) -> str:
+    """Why rows were skipped: not marked for review, or an empty ``--skip-empty`` cell."""
+    why = [f"not marked {report.marks}"] if report.marks else []
+    why += [f"no {name}" for name in spec.skip_empty]
+    return " or ".join(why) or "empty"
+
+
 def _summarise(source: Path, spec: Spec, report: Report, target: Path | None) -> None:
     where = str(target) if target else "standard output"
     skipped = ""
     if report.skipped:
-        why = f"not marked {report.marks}" if report.marks else "empty"
-        skipped = f"; {report.skipped} skipped ({why})"
+        skipped = f"; {report.skipped:,} skipped ({_skipped(spec, report)})"
     print(
-        f"turkbatch: {source}: {report.rows} rows → {report.lines} {report.op} line(s) in "
-        f"{where}{skipped}",
+        f"turkbatch: {source}: {counted(report.rows, 'row')} → "
+        f"{counted(report.lines, f'{report.op} line')} in {where}{skipped}",
         file=sys.stderr,
     )
     if report.ignored:

@@ -25,6 +25,7 @@ however its line is spelt), and bulk lines expanded by :mod:`turkbatch.expand`.
 from __future__ import annotations
 
 import contextlib
+import math
 import signal
 import time
 from collections import Counter
@@ -51,12 +52,14 @@ from turkbatch.errors import (
     OperationError,
     PermanentError,
     Refused,
+    SettingError,
     TransientError,
     UsageError,
 )
 from turkbatch.jobs import Bulk
 from turkbatch.journal import Journal, JournalState, endpoint_id
 from turkbatch.ledger import Decision, Payment, occurrence, pid_of_key
+from turkbatch.limits import MIN_RATE
 from turkbatch.progress import Lines
 from turkbatch.summary import Outcome, Snapshot, Summary
 
@@ -174,8 +177,8 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
         JournalError: the journal is locked, damaged or cannot be written.
     """
     settings = settings or Settings()
-    if settings.concurrency < 1 or settings.rate <= 0:
-        raise UsageError("--concurrency must be at least 1 and --rate above 0")
+    if settings.concurrency < 1 or not MIN_RATE <= settings.rate < math.inf:
+        raise UsageError(f"--concurrency must be at least 1 and --rate at least {MIN_RATE}")
     if isinstance(job, str | Path):
         stats = jobs.check_job(job)
         journal_path = settings.journal or journal_path_for(job, sim=sim)
@@ -236,6 +239,12 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
             concurrency=settings.concurrency,
         )
         await runner.run(source, stats.digest)
+        t, stopped = summary.totals(), runner.setting_error
+        if stopped is not None and not (stopped.maybe_sent or t.done or t.already or t.failed):
+            # Nothing was sent: exit 2, and the endpoint this run named binds nothing.
+            run = journal.run
+            await journal.note({"sent_nothing": True, "pid": run["pid"], "run_at": run["at"]})
+            raise stopped
     t = summary.totals()
     log.info(
         "run.finished",
@@ -388,6 +397,7 @@ class _Run(Caller):
         self._unsent: dict[str, str] = {}  # key → op: intent staged, call not yet sent
         self._done_seen = 0
         self._workers = anyio.CancelScope()
+        self.setting_error: SettingError | None = None  # why the run stopped, if it did
 
     async def run(
         self, source: Callable[[], Iterator[jobs.Operation | jobs.Barrier]], digest: str
@@ -809,6 +819,9 @@ class _Run(Caller):
         return str(status) if status else None
 
     async def _failed(self, item: jobs.Operation, exc: OperationError) -> None:
+        if isinstance(exc, SettingError):
+            self._setting_failed(item, exc)
+            return
         await self.journal.failed(item.key, op=item.op, error=exc.as_dict())
         self._finish(item, Outcome.FAILED)
         log.warning(
@@ -820,6 +833,23 @@ class _Run(Caller):
             turk_code=exc.turk_code,
             message=exc.message,
         )
+
+    def _setting_failed(self, item: jobs.Operation, exc: SettingError) -> None:
+        """
+        Stop the run: the setting failed, not the operation, so nothing is recorded failed.
+
+        The item stays pending; a token call that never reached MTurk has its intent
+        withdrawn (when the run ends), one that may have stays in doubt.
+        """
+        if item.token is not None and not exc.maybe_sent:
+            self._unsent[item.key] = item.op
+        elif item.token is not None:
+            self.summary.in_doubt += 1
+        self.summary.count(item.op, Outcome.PENDING)
+        if self.setting_error is None or exc.maybe_sent:
+            self.setting_error = exc
+            log.info("run.setting_failed", op=item.op, code=exc.code, message=exc.message)
+            self.stop(exc.message)
 
     def _reserve(self, item: jobs.Operation) -> bool:
         """Set a payment's cost against ``max_spend``; stop the run rather than pass it."""

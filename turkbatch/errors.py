@@ -15,6 +15,10 @@ turkbatch's one error tree, branched by what the caller can do about it.
     │   ├── JournalLocked       another run holds it
     │   └── JournalWriteError   disk full, permissions, deleted directory
     └── OperationError          one API call did not succeed
+        ├── SettingError        the run's setting failed, not the operation (endpoint
+        │                       unreachable, TLS, credentials refused or expired, IAM
+        │                       denies the action) → stop the run, record nothing as
+        │                       failed; exit 2 when nothing was sent
         ├── AlreadyDone         MTurk says it is already in that state → counts as done
         ├── TransientError      worth retrying with backoff (5xx, ServiceFault, lost response)
         │   └── Throttled       retry, and slow the rate down
@@ -152,6 +156,20 @@ class OperationError(TurkbatchError):
         if self.status is not None:
             record["status"] = self.status
         return record
+
+
+class SettingError(OperationError):
+    """
+    The run's setting failed, not the operation: no call can succeed until it is fixed.
+
+    The endpoint cannot be reached (refused, unknown name, TLS, no answer to connect), or
+    it refused the credentials (unknown key, bad signature, expired token) or the action
+    (IAM). The message names the cause and the fix. The request never took effect (it was
+    refused or never connected), unless ``maybe_sent``: an earlier attempt of the same
+    call failed in a way that may have reached MTurk.
+    """
+
+    maybe_sent: bool = False
 
 
 class AlreadyDone(OperationError):

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 from turkbatch import expand, jobs
 from turkbatch import plan as planning
 from turkbatch.catalog import MONEY_OPERATIONS
-from turkbatch.errors import OperationError, Refused
+from turkbatch.client import DENIED_CODES
+from turkbatch.errors import OperationError, Refused, SettingError
 from turkbatch.journal import Journal, JournalState
 
 if TYPE_CHECKING:
@@ -82,10 +83,18 @@ async def check(
     Raises:
         Refused: the balance does not cover the run or cannot be looked up, or the
             confirmation said no.
+        SettingError: the endpoint cannot be reached or refused the credentials.
     """
     if settings.balance_check and (plan.spend.total > 0 or settings.confirm):
         try:
             plan.balance = await balance()
+        except SettingError as exc:
+            if exc.code not in DENIED_CODES:
+                raise  # the endpoint or the credentials, not IAM: the message says which
+            raise Refused(
+                f"the credentials may not check the balance before paying ({exc.code}); "
+                "allow mechanicalturk:GetAccountBalance, or run with --no-balance-check"
+            ) from exc
         except OperationError as exc:
             raise Refused(
                 f"cannot check the balance before paying (GetAccountBalance: {exc.message}); "

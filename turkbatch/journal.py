@@ -310,9 +310,20 @@ def check_endpoint(path: str, state: JournalState, endpoint: str) -> None:
     Refuse to use a journal that describes another endpoint than ``endpoint``.
 
     Raises:
-        EndpointMismatch: the last run that recorded an endpoint recorded another one.
+        EndpointMismatch: the last run that recorded an endpoint, and sent something
+            (or did not say it sent nothing), recorded another one.
     """
-    recorded = next((r["endpoint"] for r in reversed(state.runs) if r.get("endpoint")), None)
+    # A run that stopped on its setting before sending anything (a wrong URL, say) says so
+    # in a note: the endpoint it named describes nothing, and binds nothing.
+    void = {(n.get("pid"), n.get("run_at")) for n in state.notes if n.get("sent_nothing")}
+    recorded = next(
+        (
+            r["endpoint"]
+            for r in reversed(state.runs)
+            if r.get("endpoint") and (r.get("pid"), r.get("at")) not in void
+        ),
+        None,
+    )
     if recorded is None or recorded == endpoint:
         return
     raise EndpointMismatch(

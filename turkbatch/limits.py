@@ -53,6 +53,9 @@ RAMP_SUCCESSES = 500.0
 COOLDOWN = 1.0
 """Longest span, in seconds, over which throttles of earlier requests count as one event."""
 
+MIN_RATE = 0.5
+"""The lowest rate the limiter cuts to, and so the lowest ceiling (``--rate``) it accepts."""
+
 BURST = 2.0
 """Requests the pacer may send back to back: makes up for late timer wake-ups, no more."""
 
@@ -87,7 +90,7 @@ class AdaptiveLimiter:
         self,
         ceiling: float,
         *,
-        floor: float = 0.5,
+        floor: float = MIN_RATE,
         start: float | None = None,
         increase: float | None = None,
         decrease: float = DECREASE,

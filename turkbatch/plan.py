@@ -28,6 +28,7 @@ from turkbatch.keyset import KeyMap
 from turkbatch.ledger import Decision, occurrence
 from turkbatch.ledger import pid_of_key as ledger_pid
 from turkbatch.money import Spend, usd
+from turkbatch.wording import counted
 
 __all__ = [
     "DEFAULT_MAX_BONUS",
@@ -216,14 +217,14 @@ class Plan:
             shown = ", ".join(f"line {n} ({usd(a)})" for n, a in self.over_limit[:3])
             more = "" if self.over_limit_count <= 3 else f" and {self.over_limit_count - 3} more"
             out.append(
-                f"{self.over_limit_count} bonus(es) above the {usd(self.max_bonus)} typo "
+                f"{counted(self.over_limit_count, 'bonus')} above the {usd(self.max_bonus)} typo "
                 f"guard: {shown}{more}; if they are right, raise the limit with "
                 "--max-bonus AMOUNT"
             )
         if max_spend is not None and self.spend.unknown:
             out.append(
-                f"--max-spend cannot be kept: {self.spend.unknown} line(s) create HITs or "
-                "assignments whose reward the job does not state (it is the HIT type's)"
+                f"--max-spend cannot be kept: {counted(self.spend.unknown, 'line')} create HITs "
+                "or assignments whose reward the job does not state (it is the HIT type's)"
             )
         elif max_spend is not None and self.spend.total > max_spend:
             out.append(
@@ -459,18 +460,18 @@ def _find(plan: Plan, bonused: _Repeats, messaged: _Repeats) -> None:
     if t.done:
         plan.find(
             "already_done",
-            f"{t.done} operation(s) are already done according to {journal}: a run skips them",
+            f"{counted(t.done, 'operation')} already done according to {journal}: a run skips them",
         )
     if t.failed:
         plan.find(
             "failed_earlier",
-            f"{t.failed} operation(s) failed in an earlier run: a run skips them unless "
+            f"{counted(t.failed, 'operation')} failed in an earlier run: a run skips them unless "
             "--retry-failed",
         )
     if t.in_doubt:
         plan.find(
             "in_doubt",
-            f"{t.in_doubt} operation(s) were sent by a run that stopped before hearing back: "
+            f"{counted(t.in_doubt, 'operation')} sent by a run that stopped before hearing back: "
             "bonuses are looked up (ListBonusPayments) before anything is sent again",
         )
     if plan.job_changed:
@@ -482,13 +483,13 @@ def _find(plan: Plan, bonused: _Repeats, messaged: _Repeats) -> None:
     if plan.job_spend.unknown:
         plan.find(
             "unknown_cost",
-            f"{plan.job_spend.unknown} line(s) create HITs or assignments at the reward of "
-            "their HIT type, which the job does not state: not in the totals",
+            f"{counted(plan.job_spend.unknown, 'line')} create HITs or assignments at the "
+            "reward of their HIT type, which the job does not state: not in the totals",
         )
     if t.expanding:
         listed = ", ".join(sorted(plan.listings)) or "a List operation"
         plan.find(
             "expansion",
-            f"{t.expanding} line(s) expand into calls found at run time with {listed}: "
+            f"{counted(t.expanding, 'line')} expand into calls found at run time with {listed}: "
             "counted as lines, not calls",
         )

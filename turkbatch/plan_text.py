@@ -10,6 +10,7 @@ from decimal import Decimal
 from turkbatch.money import usd
 from turkbatch.plan import MAX_SHOWN, OpPlan, Plan, spend_text
 from turkbatch.summary import table
+from turkbatch.wording import counted
 
 __all__ = ["confirmation", "render"]
 
@@ -23,16 +24,18 @@ def render(plan: Plan, *, max_spend: Decimal | None = None) -> str:
     out += table(header, rows, ("total", *_row(plan.total())))
     for op, p in plan.by_op.items():
         if p.recipients:
-            out.append(f"{op}: {p.recipients} worker id(s) named")
+            out.append(f"{op}: {counted(p.recipients, 'worker id')} named")
     s, job = plan.spend, plan.job_spend
     out += ["", f"to spend now: {usd(s.total)}"]
     if s.bonuses:
         out.append(
-            f"  {s.bonuses} bonus(es) {usd(s.bonus)} + MTurk fees {usd(s.bonus_fees)} "
+            f"  {counted(s.bonuses, 'bonus')} {usd(s.bonus)} + MTurk fees {usd(s.bonus_fees)} "
             "(20% each, at least $0.01)"
         )
     if s.hits:
-        out.append(f"  {s.hits} HIT(s): rewards {usd(s.rewards)} + fees {usd(s.reward_fees)}")
+        out.append(
+            f"  {counted(s.hits, 'HIT')}: rewards {usd(s.rewards)} + fees {usd(s.reward_fees)}"
+        )
     if job.total != s.total:
         out.append(f"  whole job, done or not: {usd(job.total)} ({spend_text(job)})")
     guard = "off" if plan.max_bonus is None else f"bonuses above {usd(plan.max_bonus)} refused"
@@ -40,14 +43,14 @@ def render(plan: Plan, *, max_spend: Decimal | None = None) -> str:
     if max_spend is not None:
         out.append(f"spend cap (--max-spend): {usd(max_spend)}")
     out.append(_balance_line(plan))
-    out += ["", "IAM actions needed (`turkbatch policy` prints the policy):"]
+    out += ["", "IAM actions needed (turkbatch policy JOB prints the policy):"]
     width = max((len(a) for a in plan.iam), default=0)
     out += [f"  {action.ljust(width)}  {why}" for action, why in plan.iam.items()]
     if plan.findings:
         out += ["", f"warnings ({sum(plan.counts.values())}):"]
         out += [f"  {f.message}" for f in plan.findings]
         out += [
-            f"  ... and {n - MAX_SHOWN} more {kind} warning(s)"
+            f"  ... and {counted(n - MAX_SHOWN, f'more {kind} warning')}"
             for kind, n in plan.counts.items()
             if n > MAX_SHOWN
         ]
@@ -59,7 +62,7 @@ def render(plan: Plan, *, max_spend: Decimal | None = None) -> str:
     elif not plan.total().to_send:
         out.append("nothing to send: the journal records every operation as done or failed")
     else:
-        out.append(f"run would send {plan.total().to_send} operation(s)")
+        out.append(f"run would send {counted(plan.total().to_send, 'operation')}")
     return "\n".join(out)
 
 
@@ -89,5 +92,5 @@ def confirmation(plan: Plan, endpoint: str) -> str:
         "  " + _balance_line(plan),
     ]
     if plan.spend.unknown:
-        lines.append(f"  plus {plan.spend.unknown} line(s) at their HIT type's reward")
+        lines.append(f"  plus {counted(plan.spend.unknown, 'line')} at their HIT type's reward")
     return "\n".join(lines)

@@ -26,7 +26,15 @@ from turkbatch.errors import JobError
 from turkbatch.journal import Journal
 from turkbatch.keyset import KeySet
 
-__all__ = ["COLUMNS", "FORMATS", "iso", "outcome_of", "records", "write_report"]
+__all__ = [
+    "COLUMNS",
+    "FORMATS",
+    "iso",
+    "neutralise",
+    "outcome_of",
+    "records",
+    "write_report",
+]
 
 #: Report formats: CSV, one JSON array, or JSON Lines.
 FORMATS: Final = ("csv", "json", "jsonl")
@@ -272,7 +280,8 @@ def write_report(
             try:
                 stats = jobs.check_job(source)
             except (JobError, OSError) as exc:
-                notes.append(f"cannot use the job file {source} ({str(exc).splitlines()[0]})")
+                why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                notes.append(f"the job file {source} is invalid ({why}), so it is not used")
             else:
                 usable = source
                 if index.job_digest and stats.digest != index.job_digest:
@@ -280,20 +289,37 @@ def write_report(
                         f"{source} changed since the last run; rows follow it as it is now"
                     )
         if usable is None:
+            missing = not notes  # (else the job file is there, but invalid: said above)
+            where = f"job file {source or '(not recorded)'} not found: " if missing else ""
             notes.append(
-                f"job file {source or '(not recorded)'} not found: only bonuses have their "
-                "parameters (kept in the journal); other operations show outcomes only "
-                "(give the job with --job PATH)"
+                f"{where}only bonuses have their parameters (kept in the journal); other "
+                "operations show outcomes only (give the job with --job PATH)"
             )
         _write(_job_rows(index, usable) if usable else _journal_rows(index), out, fmt)
     return notes
+
+
+#: What a spreadsheet takes a cell starting with as a formula (OWASP's CSV injection list,
+#: with the fullwidth forms some spreadsheets also read).
+FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def neutralise(value: object) -> object:
+    """
+    Return a CSV cell a spreadsheet shows as text: a leading ``'`` on formula-like text.
+
+    A Reason of ``=HYPERLINK(...)`` would otherwise run when the report is opened.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _write(rows: Iterator[dict[str, Any]], out: TextIO, fmt: str) -> None:
     if fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=COLUMNS)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: neutralise(v) for k, v in row.items()} for row in rows)
         return
     if fmt == "jsonl":
         for row in rows:

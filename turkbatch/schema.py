@@ -9,6 +9,11 @@ model does not carry:
 
 - NotifyWorkers: at most 100 ``WorkerIds``, ``Subject`` ≤ 200, ``MessageText`` ≤ 4096;
 - SendBonus: ``BonusAmount`` must be greater than zero;
+- every amount (``BonusAmount``, ``Reward``) is at most $9,999,999,999.99: far past any
+  account, and small enough that every sum of a job's amounts stays exact (a 27-digit
+  amount would overflow the 28 digits of decimal arithmetic). This bound is turkbatch's,
+  not MTurk's: it applies when checking jobs (``unknown=True``), never to what the
+  simulator serves (``unknown=False``), which answers as MTurk does;
 - Approve/RejectAssignment: ``RequesterFeedback`` ≤ 1024, no ASCII control characters
   0-8, 11, 12, 14-31;
 - every string member whose name ends in ``Id`` is at most 64 characters.
@@ -28,7 +33,15 @@ from typing import Any, Final, TypedDict
 import botocore.loaders
 import botocore.model
 
-__all__ = ["Violation", "format_path", "input_members", "operations", "validate", "validator"]
+__all__ = [
+    "Violation",
+    "amount_hint",
+    "format_path",
+    "input_members",
+    "operations",
+    "validate",
+    "validator",
+]
 
 API_VERSION: Final = "2017-01-17"
 ID_MAX_LENGTH: Final = 64
@@ -50,6 +63,7 @@ class _Rules(TypedDict, total=False):
     max_items: int
     positive: bool
     forbidden: bool
+    amount: bool
 
 
 _FEEDBACK: Final[_Rules] = {"max": 1024, "forbidden": True}
@@ -61,7 +75,47 @@ _EXTRA: Final[Mapping[tuple[str, str], _Rules]] = {
     ("ApproveAssignment", "RequesterFeedback"): _FEEDBACK,
     ("RejectAssignment", "RequesterFeedback"): _FEEDBACK,
 }
-_HINTS: Final[Mapping[str, str]] = {r"^[0-9]+(\.)?[0-9]{0,2}$": " (at most 2 decimals)"}
+_AMOUNT_PATTERN: Final = r"^[0-9]+(\.)?[0-9]{0,2}$"
+_THOUSANDS = re.compile(r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?")
+_DECIMAL_COMMA = re.compile(r"[0-9]+,[0-9]{1,2}")
+_DECIMALS = re.compile(r"[0-9]*\.[0-9]{3,}")
+
+
+def amount_hint(value: object) -> str:
+    """
+    Say what is wrong with an amount that does not match MTurk's pattern, and the fix.
+
+    ``' (...)'`` to append to the message: a currency sign, spaces, a sign, thousands
+    separators, a decimal comma, or too many decimals, each with the amount as MTurk takes it.
+    """
+    text = str(value)
+    bare = text.strip()
+    if bare != text:
+        return f" (no spaces around it: '{bare}')"
+    if bare[:1] in "-+":
+        return (
+            " (an amount cannot be negative or signed)"
+            if bare[:1] == "-"
+            else f" (no sign: '{bare[1:]}')"
+        )
+    stripped = bare.lstrip("$€£ ").removeprefix("USD").strip()
+    if stripped != bare or bare.upper().startswith("USD"):
+        return f" (US dollars with no currency sign or code: '{stripped}')"
+    if _THOUSANDS.fullmatch(bare):
+        return f" (no thousands separators: '{bare.replace(',', '')}')"
+    if _DECIMAL_COMMA.fullmatch(bare):
+        return f" (a decimal point, not a comma: '{bare.replace(',', '.')}')"
+    if _DECIMALS.fullmatch(bare):
+        return " (at most 2 decimals)"
+    return " (digits with at most 2 decimals, like 12.50)"
+
+
+_HINTS: Final[Mapping[str, Callable[[object], str]]] = {_AMOUNT_PATTERN: amount_hint}
+#: The most digits an amount may have before its point, past leading zeros.
+AMOUNT_DIGITS: Final = 10
+MAX_AMOUNT: Final = "9999999999.99"
+# Past leading zeros, at most AMOUNT_DIGITS digits before the point (or the end).
+_AMOUNT_BOUND = re.compile(f"0*[0-9]{{0,{AMOUNT_DIGITS}}}(?![0-9])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +128,7 @@ class Violation:
         value: the offending value; ``None`` when the member is missing.
         rule: ``required``, ``unknown``, ``type``, ``min_length``, ``max_length``,
             ``pattern``, ``enum``, ``min``, ``max``, ``min_items``, ``max_items``,
-            ``forbidden_chars`` or ``positive``.
+            ``forbidden_chars``, ``positive`` or ``amount``.
         limit: the pattern, bound, enum values, expected type name, or (for
             ``unknown``) the member names allowed at that level.
     """
@@ -146,7 +200,8 @@ _DESCRIBE: Final[Mapping[str, Callable[[Violation, str], str]]] = {
     "min_length": lambda v, w: f"{w} {_show(v.value)} is too short (at least {v.limit} chars)",
     "max_length": lambda v, w: f"{w} has {_size(v.value)} characters; at most {v.limit}",
     "pattern": lambda v, w: (
-        f"{w} {_show(v.value)} does not match {v.limit}{_HINTS.get(str(v.limit), '')}"
+        f"{w} {_show(v.value)} does not match {v.limit}"
+        + (_HINTS[str(v.limit)](v.value) if str(v.limit) in _HINTS else "")
     ),
     "enum": lambda v, w: f"{w} {_show(v.value)} is not one of {_listed(v.limit)}",
     "min": lambda v, w: f"{w} {v.value!r} is less than the minimum {v.limit}",
@@ -155,6 +210,7 @@ _DESCRIBE: Final[Mapping[str, Callable[[Violation, str], str]]] = {
     "max_items": lambda v, w: f"{w} has {_size(v.value)} items; at most {v.limit} per call",
     "forbidden_chars": _forbidden,
     "positive": lambda v, w: f"{w} {_show(v.value)} must be greater than 0",
+    "amount": lambda v, w: f"{w} {_show(v.value)} is more than the largest amount, {v.limit}",
 }
 
 
@@ -187,6 +243,7 @@ def _string(shape: Any, extra: _Rules) -> tuple[_Check, _Fast]:
     pattern: str | None = meta.get("pattern")
     enum = tuple(getattr(shape, "enum", None) or ())
     positive, forbidden = extra.get("positive", False), extra.get("forbidden", False)
+    amount = extra.get("amount", False)
     rx = _anchored(pattern).search if pattern else None
     allowed = frozenset(enum)
 
@@ -202,6 +259,8 @@ def _string(shape: Any, extra: _Rules) -> tuple[_Check, _Fast]:
             out.append(Violation(path, v, "pattern", pattern))
         elif positive and _NONZERO.search(v) is None:
             out.append(Violation(path, v, "positive", 0))
+        elif amount and _AMOUNT_BOUND.match(v) is None:
+            out.append(Violation(path, v, "amount", MAX_AMOUNT))
         if allowed and v not in allowed:
             out.append(Violation(path, v, "enum", enum))
         if forbidden and _FORBIDDEN.search(v) is not None:
@@ -217,6 +276,8 @@ def _string(shape: Any, extra: _Rules) -> tuple[_Check, _Fast]:
         # Only ever paired with BonusAmount's digits-and-a-dot pattern: past leading zeros
         # and the dot, the next character must be a nonzero digit.
         parts.append(f"(?=[0.]*{_NONZERO.pattern})")
+    if amount:
+        parts.append(f"(?={_AMOUNT_BOUND.pattern})")
     if pattern:
         anchored = _anchored(pattern).pattern
         simple = anchored.startswith("^") and "|" not in anchored
@@ -298,6 +359,8 @@ def _structure(shape: Any, unknown: bool, operation: str | None = None) -> _Chec
     members = []
     for name, sub in shape.members.items():
         extra = _Rules(**_EXTRA.get((operation or "", name), {}))
+        if unknown and sub.metadata.get("pattern") == _AMOUNT_PATTERN:
+            extra["amount"] = True  # turkbatch's own bound: checking jobs, not serving
         if name.endswith("Id") and sub.type_name == "string":
             extra["max"] = min(extra.get("max", ID_MAX_LENGTH), ID_MAX_LENGTH)
         if sub.type_name == "string":

@@ -24,6 +24,7 @@ from turkbatch.keyset import KeySet
 from turkbatch.money import ZERO, usd
 from turkbatch.report import iso, outcome_of, records
 from turkbatch.summary import table
+from turkbatch.wording import counted
 
 __all__ = ["Status", "status"]
 
@@ -149,8 +150,8 @@ class Status:
         lines.append(f"bonuses paid: {self.bonuses}, {paid}")
         if t.counted:
             lines.append(
-                f"{t.counted} edited bonus line(s) counted as paid by an earlier payment "
-                "(--edited-payments counted): nothing paid for them"
+                f"{counted(t.counted, 'edited bonus line')} counted as paid by an earlier "
+                "payment (--edited-payments counted): nothing paid for them"
             )
         if self.unpriced:
             lines.append(

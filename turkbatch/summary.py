@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from turkbatch.money import ZERO, usd
+from turkbatch.wording import counted
 
 
 class Outcome(StrEnum):
@@ -228,12 +229,14 @@ class Summary:
             f"effective rate: {self.effective_rate:.1f} operations/s"
         )
         if self.stopped:
-            lines.append(f"stopped early: {self.stopped}; {t.pending} operation(s) not sent")
+            lines.append(
+                f"stopped early: {self.stopped}; {counted(t.pending, 'operation')} not sent"
+            )
         if self.job_changed:
             lines.append(
                 "the job file changed since the last run: unchanged lines were skipped "
-                f"and new lines run; {self.removed} operation(s) done earlier are no "
-                "longer in the job"
+                f"and new lines run; {counted(self.removed, 'operation')} done earlier "
+                f"{'is' if self.removed == 1 else 'are'} no longer in the job"
             )
         if self.reconciled:
             lines.append(
@@ -242,18 +245,18 @@ class Summary:
             )
         if self.counted:
             lines.append(
-                f"{self.counted} edited bonus line(s) counted as paid by the earlier payment "
-                "(--edited-payments counted)"
+                f"{counted(self.counted, 'edited bonus line')} counted as paid by the earlier "
+                "payment (--edited-payments counted)"
             )
         if self.in_doubt:
             lines.append(
-                f"{self.in_doubt} call(s) in doubt: every attempt was lost or timed out and "
+                f"{counted(self.in_doubt, 'call')} in doubt: an attempt was lost or timed out and "
                 "may have reached MTurk; run again to look them up (nothing is paid twice)"
             )
         if self.unreached:
             lines.append(
-                f"{self.unreached} message recipient(s) could not be reached: see "
-                "`turkbatch report` for who and why"
+                f"{counted(self.unreached, 'message recipient')} could not be reached: "
+                "turkbatch report says who and why"
             )
         if self.failed_earlier:
             lines.append(

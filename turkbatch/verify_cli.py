@@ -22,7 +22,7 @@ from typing import Any, Final, TextIO
 
 import anyio
 
-from turkbatch import cli, engine, logs, progress
+from turkbatch import cli, engine, inputs, logs, progress
 from turkbatch.client import DEFAULT_REGION, SANDBOX_URL
 from turkbatch.errors import UsageError
 from turkbatch.money import parse, usd
@@ -294,17 +294,17 @@ def add_parser(commands: cli.Commands) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--rate",
-        type=float,
+        type=cli.rate_arg,
         default=engine.DEFAULT_RATE,
         metavar="R",
-        help="ceiling in requests/s, cut automatically when MTurk throttles (%(default)s)",
+        help="ceiling in requests/s, cut automatically when MTurk throttles (default: %(default)g)",
     )
     p.add_argument(
         "--concurrency",
-        type=int,
+        type=cli.count_arg,
         default=engine.DEFAULT_CONCURRENCY,
         metavar="N",
-        help="calls in flight at once (%(default)s)",
+        help="calls in flight at once (default: %(default)s)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     cli.output_options(p, suppress=True)
@@ -330,10 +330,9 @@ def _endpoint_words(args: argparse.Namespace) -> list[str]:
 
 def command(args: argparse.Namespace) -> int:
     """``turkbatch verify JOB``: exit 0 when all is as asked, 1 when not."""
-    if args.journal is not None and not args.journal.is_file():
-        raise UsageError(f"{args.journal}: no such journal")
-    if not Path(args.job).is_file():
-        raise UsageError(f"{args.job}: no such job file")
+    if args.journal is not None:
+        inputs.check_journal(args.journal)
+    inputs.check_job(args.job)
     if args.report is not None and not args.report.resolve().parent.is_dir():
         raise UsageError(f"cannot write {args.report}: no such directory")
     if not (args.sim or args.endpoint_url or args.production):
