@@ -62,6 +62,7 @@ from turkbatch.ledger import Decision, Payment, occurrence, pid_of_key
 from turkbatch.limits import MIN_RATE
 from turkbatch.progress import Lines
 from turkbatch.summary import Outcome, Snapshot, Summary
+from turkbatch.wording import counted
 
 log = structlog.get_logger()
 
@@ -465,7 +466,8 @@ class _Run(Caller):
             return
         if state.ledger.unknown and not settings.reconcile:
             raise Refused(
-                f"journal {journal.path} holds {state.ledger.unknown} bonus outcome(s) written "
+                f"journal {journal.path} holds {counted(state.ledger.unknown, 'bonus outcome')} "
+                "written "
                 "by an older turkbatch without the payment they made: run again with "
                 "--reconcile to count them from MTurk's own records before paying anything"
             )

@@ -30,6 +30,7 @@ from turkbatch.jobs import Barrier, Operation
 from turkbatch.journal import KEYS_VERSION, Journal, JournalState
 from turkbatch.keyset import KeySet
 from turkbatch.ledger import Decision, Payment, normal_amount, occurrence, pid_of_key
+from turkbatch.wording import counted
 
 log = structlog.get_logger()
 
@@ -185,13 +186,14 @@ def refusal(conflicts: list[Conflict], job: str) -> list[str]:
     """Return the reasons ``run`` refuses, one per conflict shown, and what to do."""
     lines = sum(len(c.lines) for c in conflicts)
     reasons = [
-        f"{lines} bonus line(s) pay a worker for an assignment that this journal shows "
+        f"{counted(lines, 'bonus line')} pay a worker for an assignment that this journal shows "
         "paid with another amount or reason, by a line no longer in the job (edited after "
         "it was paid?); nothing was sent"
     ]
     reasons += [c.describe(job) for c in conflicts[:SHOWN]]
     if len(conflicts) > SHOWN:
-        reasons.append(f"and {len(conflicts) - SHOWN} more worker(s) (turkbatch plan lists them)")
+        more = counted(len(conflicts) - SHOWN, "more worker")
+        reasons.append(f"and {more} (turkbatch plan lists them)")
     reasons.append(
         "if each earlier payment was for the line as it now reads, run again with "
         "--edited-payments counted; if the edited lines are payments of their own, pay "

@@ -240,8 +240,8 @@ class Summary:
             )
         if self.reconciled:
             lines.append(
-                f"{self.reconciled} bonus(es) found already paid at MTurk (looked up before "
-                "sending): recorded as reconciled, not paid again"
+                f"{counted(self.reconciled, 'bonus')} found already paid at MTurk (looked up "
+                "before sending): recorded as reconciled, not paid again"
             )
         if self.counted:
             lines.append(

@@ -26,6 +26,7 @@ from turkbatch import cli, engine, inputs, logs, progress
 from turkbatch.client import DEFAULT_REGION, SANDBOX_URL
 from turkbatch.errors import UsageError
 from turkbatch.money import parse, usd
+from turkbatch.report import neutralise
 from turkbatch.summary import table
 from turkbatch.verdict import Check, Status, Verification
 from turkbatch.verify import Settings, verify
@@ -94,7 +95,6 @@ _JOURNAL: Final = (
     Status.NOT_SENT,
     Status.NOT_CHECKABLE,
 )
-_FORMULA: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
 def repay_command(v: Verification, endpoint: Sequence[str] = ()) -> tuple[str, str] | None:
@@ -121,7 +121,7 @@ def repay_command(v: Verification, endpoint: Sequence[str] = ()) -> tuple[str, s
     )
     if not missing:
         return None
-    words = ["turkbatch", "run", v.job]
+    words = ["run", v.job]
     note = f"it also runs the job's other {v.other_lines} line(s), as a run would"
     if v.journal is None:
         if v.unused_journal is not None:  # it describes another endpoint: one of its own
@@ -145,7 +145,8 @@ def repay_command(v: Verification, endpoint: Sequence[str] = ()) -> tuple[str, s
             words.append("--retry-failed")
     if not v.other_lines:
         note = "the job has nothing but bonuses"
-    return " ".join(shlex.quote(w) for w in [*words, *endpoint]), note
+    # (a command that runs as printed: turkbatch is not on PATH after the README's install)
+    return " ".join([cli.invocation(), *(shlex.quote(w) for w in [*words, *endpoint])]), note
 
 
 def _calls(v: Verification) -> str:
@@ -255,19 +256,12 @@ def as_dict(v: Verification, endpoint: Sequence[str] = ()) -> dict[str, Any]:
     }
 
 
-def _cell(value: object) -> object:
-    """Neutralise a cell a spreadsheet would run as a formula."""
-    if isinstance(value, str) and value.startswith(_FORMULA):
-        return "'" + value
-    return value
-
-
 def write_csv(v: Verification, out: TextIO) -> None:
     """Write one row per payment, call or (NotifyWorkers) worker, in job order."""
     writer = csv.DictWriter(out, fieldnames=COLUMNS)
     writer.writeheader()
     for check in v.checks:
-        writer.writerow({k: _cell(x) for k, x in _row(check).items()})
+        writer.writerow({k: neutralise(x) for k, x in _row(check).items()})
 
 
 def add_parser(commands: cli.Commands) -> argparse.ArgumentParser:
