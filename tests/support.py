@@ -14,9 +14,11 @@ from typing import Any
 
 import anyio
 import orjson
+import pytest
 
 from turkbatch import engine
 from turkbatch.backoff import Backoff
+from turkbatch.cli import main
 from turkbatch.client import ClientSettings
 from turkbatch.ledger import normal_amount
 from turkbatch.sim import SimAdmin, Simulator
@@ -128,3 +130,13 @@ def drain(url: str, timeout: float = 10.0) -> None:
         last = totals
         time.sleep(0.05)
     raise AssertionError("the simulator kept receiving requests after the run was killed")
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the command line in this process: its exit code, stdout and stderr."""
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse's --help and usage errors
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err

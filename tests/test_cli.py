@@ -19,6 +19,7 @@ import aiohttp.web
 import anyio
 import orjson
 import pytest
+from support import cli
 
 from turkbatch import jobs
 from turkbatch.sim import SimAdmin
@@ -192,18 +193,6 @@ def on_pty(args: list[str], answer: str | None) -> tuple[int, str]:
             answer = None
     os.close(master)
     return proc.wait(timeout=60), out.decode()
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the command line in this process: its exit code, stdout and stderr."""
-    from turkbatch.cli import main
-
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # argparse's --help and usage errors
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_every_command_explains_itself(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import pytest
 from botocore.config import Config
 from hypothesis import given
 from hypothesis import strategies as st
+from support import cli
 
 from turkbatch import backoff, jobs, payouts, policy
 from turkbatch.client import ClientSettings
@@ -70,18 +71,6 @@ PAYOUT = [
     bonus("AW3", "3AS3", "2.00", "Great work"),
     bonus("AW4", "3AS4", "0.25", "=thanks"),  # a spreadsheet would run this as a formula
 ]
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the command line in this process: its exit code, stdout and stderr."""
-    from turkbatch.cli import main
-
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # argparse's --help and usage errors
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def admin(url: str, name: str, body: dict[str, Any] | None = None) -> Any:
