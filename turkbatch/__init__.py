@@ -14,14 +14,17 @@ if TYPE_CHECKING:
     from turkbatch.client import ClientSettings
     from turkbatch.engine import Settings, run
     from turkbatch.errors import (
+        EndpointMismatch,
         JobError,
         JournalError,
+        LookupFailed,
         OperationError,
         Refused,
         SettingError,
         TurkbatchError,
         UsageError,
     )
+    from turkbatch.payments import EditedPayments
     from turkbatch.summary import Outcome, Summary
 
 #: (read on first use: importing the package stays instant, so ``python -m turkbatch``
@@ -32,8 +35,11 @@ _HOMES = {
     "ClientSettings": "turkbatch.client",
     "Settings": "turkbatch.engine",
     "run": "turkbatch.engine",
+    "EditedPayments": "turkbatch.payments",
+    "EndpointMismatch": "turkbatch.errors",
     "JobError": "turkbatch.errors",
     "JournalError": "turkbatch.errors",
+    "LookupFailed": "turkbatch.errors",
     "OperationError": "turkbatch.errors",
     "Refused": "turkbatch.errors",
     "SettingError": "turkbatch.errors",
@@ -44,8 +50,11 @@ _HOMES = {
 }
 __all__ = [
     "ClientSettings",
+    "EditedPayments",
+    "EndpointMismatch",
     "JobError",
     "JournalError",
+    "LookupFailed",
     "OperationError",
     "Outcome",
     "Refused",
