@@ -12,6 +12,8 @@ process of its own, how close ``turkbatch run`` comes to what its stack allows::
     peak_rss_mb             the largest peak RSS of the big runs, scans and resume
     resume_scan_ratio       loading a 1,000,000-record journal ÷ a bare orjson loop over it
     validate_ratio          validating a 1,000,000-line job ÷ a bare orjson loop over it
+    first_call_ratio        starting turkbatch run on a 1,000,000-line job to its first
+                            SendBonus ÷ a bare orjson loop over the job
     sim_capacity_ratio      a raw-socket load generator ÷ one aiobotocore client process
 
 See ``python -m benchmarks --help`` and the README's Benchmarks section.

@@ -18,7 +18,7 @@ from benchmarks.measurement import Bench, Figure, Measurement, say, take_turns
 from benchmarks.runs import run_turkbatch
 
 
-def _scan(bench: Bench, kind: str, path: Path) -> tuple[float, ChildResult]:
+def run_scan(bench: Bench, kind: str, path: Path) -> tuple[float, ChildResult]:
     """Run ``benchmarks.scans KIND PATH`` and return its elapsed seconds and its process."""
     args = python("-m", "benchmarks.scans", kind, str(path))
     figures, result = run_json_child(args, timeout=bench.scale.timeout)
@@ -37,8 +37,8 @@ def _rounds(bench: Bench, kind: str, path: Path) -> tuple[float, float, float]:
     scans, loops = take_turns(
         bench.scale.scan_rounds,
         f"{kind} scan of {path.name}",
-        lambda: _scan(bench, kind, path),
-        lambda: _scan(bench, "orjson", path)[0],
+        lambda: run_scan(bench, kind, path),
+        lambda: run_scan(bench, "orjson", path)[0],
     )
     scan = statistics.median(elapsed for elapsed, _ in scans)
     rss = max(result.peak_rss_mb for _, result in scans)

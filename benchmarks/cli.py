@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import bigfiles, capacity, throughput
+from benchmarks import bigfiles, capacity, firstcall, throughput
 from benchmarks.children import ChildError
 from benchmarks.machine import describe
 from benchmarks.measurement import Bench, Figure, Measurement, say
@@ -36,6 +36,7 @@ MEASUREMENTS: dict[str, tuple[Callable[[Bench], Measurement], tuple[str, ...]]] 
     "memory": (throughput.memory, ("memory_growth_ratio", PEAK)),
     "resume_scan": (bigfiles.resume_scan, ("resume_scan_ratio", PEAK)),
     "validate": (bigfiles.validate, ("validate_ratio", PEAK)),
+    "first_call": (firstcall.first_call, ("first_call_ratio",)),
     "sim_capacity": (capacity.sim_capacity, ("sim_capacity_ratio",)),
 }
 

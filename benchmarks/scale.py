@@ -28,8 +28,9 @@ class Scale:
         memory_small: operations of the small memory run.
         memory_large: operations of the large memory run.
         memory_concurrency: calls in flight in the memory runs.
-        big_lines: lines of the big job and records of the big journal.
-        scan_rounds: runs of each scan and of its orjson loop; the ratio of medians counts.
+        big_lines: lines of the big jobs (validate, first call) and records of the big journal.
+        scan_rounds: runs of each scan (and first call) and of its orjson loop; the ratio of
+            medians counts.
         capacity_seconds: how long each simulator capacity load lasts.
         capacity_concurrency: connections of each capacity load.
         timeout: seconds any one child process may take.

@@ -4,10 +4,16 @@ The simulator under measurement: ``turkbatch sim`` in a process of its own, on l
 The simulator never shares an event loop (or, on two cores, a core) with what is measured
 against it. Between measurements it is reset through its admin API, which is never
 throttled, faulted or counted.
+
+``python -m benchmarks.simulator --balance AMOUNT`` serves the same permissive world with a
+larger starting balance, which ``turkbatch sim`` has no flag for: a million one-cent
+bonuses cost $20,000 with MTurk's fees, twice the default balance, and ``turkbatch run``'s
+balance check (on by default) refuses a job its balance does not cover.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -66,15 +72,25 @@ class SimProcess:
 
 
 @contextlib.contextmanager
-def simulator(*flags: str) -> Iterator[SimProcess]:
+def simulator(*flags: str, balance: str | None = None) -> Iterator[SimProcess]:
     """
     Start ``turkbatch sim --port 0 FLAGS...`` and stop it afterwards, whatever happens.
+
+    Args:
+        balance: serve a permissive world with this starting balance (``"30000.00"``)
+            instead, through :func:`main`; no ``flags`` then.
 
     Raises:
         ChildError: it did not print its URL in time.
     """
+    if balance is None:
+        command = python("-m", "turkbatch", "sim", "--host", "127.0.0.1", "--port", "0", *flags)
+    elif flags:
+        raise ValueError("a simulator with its own balance takes no other flags")
+    else:
+        command = python("-m", "benchmarks.simulator", "--balance", balance)
     proc = subprocess.Popen(
-        python("-m", "turkbatch", "sim", "--host", "127.0.0.1", "--port", "0", *flags),
+        command,
         cwd=ROOT,
         env=child_env(),
         stdout=subprocess.PIPE,
@@ -97,3 +113,23 @@ def simulator(*flags: str) -> Iterator[SimProcess]:
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve a permissive world with ``--balance`` on a free loopback port until SIGTERM."""
+    from turkbatch import logs
+    from turkbatch.sim import Clock, Simulator, World
+    from turkbatch.sim.cli import serve
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.simulator")
+    parser.add_argument("--balance", required=True, help="starting balance, e.g. 30000.00")
+    args = parser.parse_args(argv)
+    logs.configure(level="warning")
+    clock = Clock()
+    world = World(clock=clock, balance=args.balance)
+    asyncio.run(serve(Simulator(world=world, clock=clock, host="127.0.0.1", port=0)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -79,6 +79,11 @@ TARGETS = (
         at_most=10,
     ),
     Target(
+        key="first_call_ratio",
+        what="start of turkbatch run to first SendBonus, 1,000,000 lines ÷ bare orjson loop",
+        at_most=8,
+    ),
+    Target(
         key="sim_capacity_ratio",
         what="simulator req/s under a raw-socket load ÷ under one aiobotocore process",
         at_least=3,

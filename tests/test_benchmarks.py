@@ -27,6 +27,7 @@ KEYS = {
     "peak_rss_mb",
     "resume_scan_ratio",
     "validate_ratio",
+    "first_call_ratio",
     "sim_capacity_ratio",
 }
 
@@ -73,6 +74,27 @@ def test_only_measures_just_those_keys(tmp_path: Path) -> None:
     figures = _figures(out)
     assert set(figures) == {"sim_capacity_ratio"}
     assert _numeric(figures["sim_capacity_ratio"])
+
+
+def test_first_call_stops_the_run_at_its_first_bonus(tmp_path: Path) -> None:
+    """
+    ``first_call_ratio`` runs ``turkbatch run`` until the simulator has paid its first
+    bonus, stops it there, and times that bonus from the simulator's own ledger.
+    """
+    out, details = tmp_path / "figures.json", tmp_path / "details.json"
+    done = _benchmarks(
+        "--quick", "--only", "first_call_ratio", "--json", str(out), "--details", str(details)
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = _figures(out)
+    assert set(figures) == {"first_call_ratio"}
+    assert _numeric(figures["first_call_ratio"])
+    measured = _figures(details)["measurements"]
+    assert isinstance(measured, dict)
+    for turn in measured["first_call"]["turns"]:
+        assert turn["paid_before_stop"] >= 1, turn
+        assert turn["first_call_s"] > 0 and turn["seen_after_s"] > 0, turn
+        assert turn["stop"] == "killed", turn
 
 
 @pytest.mark.parametrize(
