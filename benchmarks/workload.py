@@ -16,6 +16,7 @@ from pathlib import Path
 import orjson
 
 from turkbatch.jobs import token_for
+from turkbatch.ledger import PAY_PREFIX, payment_id
 
 BONUS = "0.01"
 REASON = "Benchmark bonus"
@@ -94,24 +95,30 @@ def write_mixed_job(path: Path, count: int) -> Path:
     return _write(path, _mixed_lines(count))
 
 
+def _paid(tag: str, i: int) -> tuple[str, dict[str, str]]:
+    """The key (a bonus is keyed by its payment: :mod:`turkbatch.ledger`) and payment of
+    bonus ``i`` of the ``tag`` job."""
+    params = {
+        "WorkerId": _worker(tag, i),
+        "AssignmentId": _assignment(tag, i),
+        "BonusAmount": BONUS,
+        "Reason": REASON,
+    }
+    return PAY_PREFIX + payment_id(*params.values()), params
+
+
 def _journal_records(tag: str, keys: int, at: float) -> Iterator[bytes]:
     dump = orjson.OPT_APPEND_NEWLINE
-    run = {"t": "run", "job": "0" * 64, "job_path": None, "pid": 1, "at": at}
+    run = {"t": "run", "job": "0" * 64, "job_path": None, "pid": 1, "at": at, "keys": 2}
     yield orjson.dumps(run, option=dump)
     for start in range(0, keys, _BATCH):
         batch = range(start, min(keys, start + _BATCH))
-        for i in batch:
-            key = f"id:{tag}-{i}"
-            params = {
-                "WorkerId": _worker(tag, i),
-                "AssignmentId": _assignment(tag, i),
-                "BonusAmount": BONUS,
-                "Reason": REASON,
-            }
+        paid = [_paid(tag, i) for i in batch]
+        for i, (key, params) in zip(batch, paid, strict=True):
             intent = {"t": "intent", "k": key, "op": "SendBonus", "tok": token_for(key)}
             yield orjson.dumps(intent | {"at": at + i / 1000, "p": params}, option=dump)
-        for i in batch:
-            done = {"t": "done", "k": f"id:{tag}-{i}", "op": "SendBonus", "at": at + i / 1000}
+        for i, (key, _) in zip(batch, paid, strict=True):
+            done = {"t": "done", "k": key, "op": "SendBonus", "at": at + i / 1000}
             rid = f"{i:08x}-5eed-4bad-8c0d-{i:012x}"
             yield orjson.dumps(done | {"rid": rid}, option=dump)
     yield orjson.dumps({"t": "end", "pid": 1, "at": at + keys / 1000}, option=dump)
