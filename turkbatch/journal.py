@@ -76,7 +76,7 @@ from turkbatch.errors import (
     JournalWriteError,
 )
 from turkbatch.keyset import KeySet
-from turkbatch.ledger import Ledger, Payment, pid_of_key
+from turkbatch.ledger import PAY_PREFIX, PID_LENGTH, Ledger, Payment, pid_of_key
 
 KEYS_VERSION = 2
 """Run records of journals whose SendBonus keys name payments (``pay:``) say ``"keys": 2``."""
@@ -96,6 +96,7 @@ INLINE_SYNC = 0.002
 _CHUNK = 1 << 18  # replay reads 256 KiB at a time: per-chunk costs vanish, and so do its lines
 _BYTES_PER_KEY = 256  # journal bytes per done key (an intent and a done), to size the done set
 _DUMP = partial(orjson.dumps, option=orjson.OPT_APPEND_NEWLINE)
+_PLAIN_PAY = len(PAY_PREFIX) + PID_LENGTH  # "pay:" and a payment id, no "#n"
 _Intents = dict[str, tuple[dict[str, Any], int]]  # key → (intent record, line)
 
 
@@ -134,10 +135,13 @@ class JournalState:
     failed: dict[str, dict[str, Any]] = field(default_factory=dict)
     in_doubt: dict[str, IntentRecord] = field(default_factory=dict)
     runs: list[dict[str, Any]] = field(default_factory=list)
-    ledger: Ledger = field(default_factory=Ledger)
+    ledger: Ledger = field(init=False)
     notes: list[dict[str, Any]] = field(default_factory=list)
     records: int = 0
     torn_tail: bool = False
+
+    def __post_init__(self) -> None:
+        self.ledger = Ledger(self.done)  # counts a payment made under its plain key as done
 
 
 def _replay(fd: int, path: str) -> tuple[JournalState, int]:
@@ -170,7 +174,7 @@ def _fold(fd: int, path: str) -> tuple[JournalState, int]:
     size = os.fstat(fd).st_size
     state = JournalState(done=KeySet(expected=size // _BYTES_PER_KEY))
     done, failed, runs, notes = state.done, state.failed, state.runs, state.notes
-    ledger = state.ledger
+    ledger, paid = state.ledger, 0
     intents: _Intents = {}
     superseded: _Intents = {}  # key → the in-doubt intent a resend's intent replaced
     done_add, intents_pop, loads = done.add, intents.pop, orjson.loads
@@ -192,7 +196,10 @@ def _fold(fd: int, path: str) -> tuple[JournalState, int]:
                     if type(k) is not str:
                         raise TypeError("k is not a string")
                     if done_add(k) and op == "SendBonus":
-                        _paid(ledger, k, rec, intents.get(k))
+                        if len(k) == _PLAIN_PAY and k[:4] == "pay:" and "counted" not in rec:
+                            paid += 1  # the usual: counted by its key being done
+                        else:
+                            _paid(ledger, k, rec, intents.get(k))
                     if intents:
                         intents_pop(k, None)
                     if failed:
@@ -243,9 +250,11 @@ def _fold(fd: int, path: str) -> tuple[JournalState, int]:
                 why = _damage(line, exc)
                 if why is None and line is lines[-1] and not carry and offset >= size:
                     state.records, state.torn_tail = n - 1, True
+                    ledger.payments += paid
                     return _finish(state, intents, path), size - len(line) - 1
                 raise JournalCorrupt(f"{path}:{n}: {why or 'not a JSON object'}") from exc
     state.records, state.torn_tail = n, bool(carry)
+    ledger.payments += paid
     return _finish(state, intents, path), offset - len(carry)
 
 
@@ -260,7 +269,7 @@ def _paid(
     if pid is None:
         ledger.unknown += 1
     else:
-        ledger.add_paid(pid)
+        ledger.add_paid(pid, key)
     moved = rec.get("from")
     if rec.get("counted") is not None and type(moved) is str:
         ledger.remove_paid(moved)  # an old payment now counts for this line's

@@ -146,14 +146,20 @@ class Ledger:
     """
     Payments a journal holds, counted per payment id; compact for a million payments.
 
-    Paid counts live in a :class:`~turkbatch.keyset.KeySet` of the ids paid once, plus a
-    small dict of the differences (ids paid more than once, or counted away).
+    A payment made under its plain key ``pay:<id>`` is counted by that key's being in the
+    journal's done set, which the ledger shares: replaying it costs nothing more. The rest
+    (the n-th identical payment, journals of turkbatch 0.1, payments counted for an edited
+    line) go to a small dict of differences per payment id.
     """
 
-    __slots__ = ("_extra", "_failed", "_once", "payments", "unknown")
+    __slots__ = ("_done", "_extra", "_failed", "payments", "unknown")
 
-    def __init__(self, *, expected: int = 0) -> None:
-        self._once = KeySet(expected=expected)
+    def __init__(self, done: KeySet | None = None) -> None:
+        """
+        Args:
+            done: the journal's done keys (shared, not copied); a new set if none.
+        """
+        self._done = KeySet() if done is None else done
         self._extra: dict[str, int] = {}
         self._failed: dict[str, int] = {}
         self.payments = 0  # paid payments held
@@ -162,9 +168,12 @@ class Ledger:
     def __bool__(self) -> bool:
         return bool(self.payments or self._failed or self.unknown)
 
-    def add_paid(self, pid: str) -> None:
-        """Count one payment of ``pid`` as made."""
-        if not self._once.add(pid):
+    def add_paid(self, pid: str, key: str) -> None:
+        """
+        Count one payment of ``pid``, made under the journal key ``key``, which must be
+        among the done keys already.
+        """
+        if key != PAY_PREFIX + pid:
             self._extra[pid] = self._extra.get(pid, 0) + 1
         self.payments += 1
 
@@ -187,7 +196,7 @@ class Ledger:
 
     def paid(self, pid: str) -> int:
         """Return how many payments of ``pid`` the ledger holds."""
-        return (pid in self._once) + self._extra.get(pid, 0)
+        return (PAY_PREFIX + pid in self._done) + self._extra.get(pid, 0)
 
     def failed(self, pid: str) -> int:
         """Return how many refused attempts at ``pid`` the ledger holds."""
@@ -209,6 +218,9 @@ class Ledger:
 
     def paid_ids(self) -> Iterator[str]:
         """Yield every payment id with at least one payment held."""
-        for pid in self._once:  # (every payment id ever paid is in it)
-            if self.paid(pid) > 0:
+        seen: set[str] = set()
+        keys = (k[len(PAY_PREFIX) :] for k in self._done if k.startswith(PAY_PREFIX))
+        for pid in (*self._extra, *(k[:PID_LENGTH] for k in keys)):
+            if pid not in seen and self.paid(pid) > 0:
+                seen.add(pid)
                 yield pid

@@ -227,7 +227,7 @@ async def resolve(journal: Journal, conflicts: list[Conflict], how: EditedPaymen
                 counted=(entry.key, entry.payment.pid),
             )
             state.done.add(key)
-            state.ledger.add_paid(payment.pid)
+            state.ledger.add_paid(payment.pid, key)
             state.ledger.remove_paid(entry.payment.pid)
             counted += 1
             log.info(

@@ -130,7 +130,7 @@ async def settle(
                 entry.key, op="SendBonus", reconciled=True, payment=entry.payment.params()
             )
             state.done.add(entry.key)
-            state.ledger.add_paid(pid)
+            state.ledger.add_paid(pid, entry.key)
             result.found[pid] += 1
         else:
             await journal.unpaid(entry.key, op="SendBonus")
@@ -183,7 +183,7 @@ async def reconcile_job(
             surplus[pid] -= 1
             await journal.done(item.key, op=item.op, reconciled=True, payment=payment.params())
             state.done.add(item.key)
-            ledger.add_paid(pid)
+            ledger.add_paid(pid, item.key)
             reconciled[pid] += 1
     log.info("run.reconciled", looked_up=len(to_send), found_paid=reconciled.total())
     return reconciled
