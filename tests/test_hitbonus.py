@@ -31,6 +31,7 @@ from support import (
 from turkbatch import engine, jobs, verify
 from turkbatch.errors import JobError, Refused
 from turkbatch.sim import Clock, Simulator, World
+from turkbatch.status import status
 from turkbatch.summary import ExitCode
 
 HIT = "3HITBONUS000000000000000000001"
@@ -92,6 +93,8 @@ async def test_a_hit_line_pays_every_approved_assignment_once_and_late_ones_late
         assert paid(sim.world.ledger()["bonuses"]) == paid(map(bonus_for, assignments[:35]))
         third = await engine.run(job, settings_for(sim))
         assert third.totals().done == 0 and third.totals().skipped == 35
+    text = status(tmp_path / "job.journal.jsonl").render()
+    assert "35 calls done, 0 failed; the job has 1 bulk line, each making" in text
 
 
 async def test_statuses_and_filters_choose_the_assignments(tmp_path: Path) -> None:

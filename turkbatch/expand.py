@@ -272,6 +272,8 @@ async def expand_listed(
         log.debug("expand.pass", key=op.key, listing=listing, number=number, new=new)
         if not new:
             return
+    if max_passes == 1:
+        return  # one listing asked for (a bonus by HIT, listed before anything is sent)
     log.warning(
         "expand.passes_exhausted",
         key=op.key,

@@ -490,6 +490,7 @@ def _find(plan: Plan, bonused: _Repeats, messaged: _Repeats) -> None:
         listed = ", ".join(sorted(plan.listings)) or "a List operation"
         plan.find(
             "expansion",
-            f"{counted(t.expanding, 'line')} expand into calls found at run time with {listed}: "
-            "counted as lines, not calls",
+            f"{counted(t.expanding, 'line')} "
+            f"{'expands' if t.expanding == 1 else 'expand'} into calls found at run time with "
+            f"{listed}: counted as lines, not calls",
         )

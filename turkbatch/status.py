@@ -67,6 +67,7 @@ class Status:
     journal: str
     job: str | None = None
     job_operations: int | None = None
+    job_bulk: int = 0  # bulk lines in the job now: each becomes several calls
     job_changed: bool | None = None
     job_note: str | None = None
     runs: int = 0
@@ -96,6 +97,7 @@ class Status:
             "journal": self.journal,
             "job": self.job,
             "job_operations": self.job_operations,
+            "job_bulk_lines": self.job_bulk,
             "job_changed": self.job_changed,
             "job_note": self.job_note,
             "runs": self.runs,
@@ -139,7 +141,14 @@ class Status:
         lines += table(header, rows, ("total", *_cells(self.total())))
         t = self.total()
         finished = t.done + t.already + t.reconciled + t.counted
-        if self.job_operations is not None and not self.job_changed:
+        if self.job_bulk and not self.job_changed:
+            # The journal counts calls, the job lines: a bulk line is many calls.
+            lines.append(
+                f"\n{counted(finished, 'call')} done, {t.failed} failed; the job has "
+                f"{counted(self.job_bulk, 'bulk line')}, each making several calls "
+                "(turkbatch plan says how many)"
+            )
+        elif self.job_operations is not None and not self.job_changed:
             left = self.job_operations - finished - t.failed
             lines.append(
                 f"\n{finished} of {self.job_operations} done, {t.failed} failed, {left} left"
@@ -236,4 +245,5 @@ def _last_run(result: Status, state: JournalState, ended: bool) -> None:
             result.job_note = f"the job file cannot be read now: {str(exc).splitlines()[0]}"
         else:
             result.job_operations = stats.operations
+            result.job_bulk = sum(stats.bulk.values())
             result.job_changed = stats.digest != last.get("job")
