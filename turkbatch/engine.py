@@ -58,6 +58,7 @@ from turkbatch.errors import (
 )
 from turkbatch.jobs import Bulk
 from turkbatch.journal import Journal, JournalState, endpoint_id
+from turkbatch.ledger import FIELDS as PAYMENT_FIELDS
 from turkbatch.ledger import Decision, Payment, occurrence, pid_of_key
 from turkbatch.limits import MIN_RATE
 from turkbatch.progress import Lines
@@ -612,6 +613,10 @@ class _Run(Caller):
     ) -> None:
         """Decide a bonus by the ledger, by what it pays: counted, not matched by key."""
         state = self.journal.state
+        if not state.ledger:  # nothing paid or refused yet (a first run): send it
+            self._queued += 1
+            await _give(send, item)
+            return
         decision = state.ledger.decide(
             pid, occurrence(item.key), retry_failed=self.settings.retry_failed
         )
@@ -924,8 +929,8 @@ def _intent_params(item: jobs.Operation) -> dict[str, Any] | None:
     """What an intent keeps of its call: a payment's identity, for reconciliation and books."""
     if item.op != "SendBonus":
         return None
-    payment = Payment.of(item.params)
-    return None if payment is None else payment.params()
+    params = item.params
+    return {name: params[name] for name in PAYMENT_FIELDS if name in params}
 
 
 def _unused_key(item: jobs.Operation, state: JournalState) -> jobs.Operation:

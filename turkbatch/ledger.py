@@ -182,6 +182,11 @@ class Ledger:
         self._extra[pid] = self._extra.get(pid, 0) - 1
         self.payments -= 1
 
+    def plain(self) -> bool:
+        """Whether every payment held was made under its plain key ``pay:<id>`` (and none
+        was counted for another): then each is exactly one done key."""
+        return not any(self._extra.values())
+
     def add_failed(self, pid: str) -> None:
         """Count one refused attempt at ``pid`` (MTurk answered with an error)."""
         self._failed[pid] = self._failed.get(pid, 0) + 1
