@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from turkbatch import engine, jobs
+from turkbatch import engine, guards, jobs
 from turkbatch import plan as planning
 from turkbatch.backoff import Backoff
 from turkbatch.client import ClientSettings, MTurkClient
@@ -153,3 +153,20 @@ async def test_progress_callback_gets_snapshots(sim: Simulator, tmp_path: Path) 
     last = snapshots[-1]
     assert last.total == 40 and last.requests >= last.done > 0
     assert last.bonus_paid == Decimal("0.10") * last.done
+
+
+def test_a_first_run_s_guards_use_the_check_s_totals(tmp_path: Path) -> None:
+    """With no journal yet and only single bonuses, the guards' numbers come from the
+    check's own pass (no second read of the job) and equal the full survey's, fee by fee;
+    a bonus above the typo guard still gets the full survey, which names its line."""
+    amounts = ["1.", "0.04", "0.05", "9.99", "2.5", "0.01", "3.33"]
+    job = write_job(tmp_path / "job.jsonl", [bonus(n, a) for n, a in enumerate(amounts * 3)])
+    stats = jobs.check_job(job)
+    cfg = engine.Settings(max_spend=Decimal("1000"))
+    fast = guards.preflight(str(job), lambda: jobs.read_job(job), stats, cfg, tmp_path / "j")
+    full = planning.survey(str(job), jobs.read_job(job, checked=True))
+    assert fast is not None and not fast.by_op  # (the survey fills by_op: this did not run it)
+    assert fast.spend == full.spend and fast.spend.bonuses == 21
+    low = engine.Settings(max_bonus=Decimal("5.00"))
+    with pytest.raises(Refused, match=r"line \d+ \(\$9\.99\)"):
+        guards.preflight(str(job), lambda: jobs.read_job(job), stats, low, tmp_path / "j")

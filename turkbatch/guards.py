@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from turkbatch import expand, jobs
 from turkbatch import plan as planning
+from turkbatch.bulk import Bulk
 from turkbatch.catalog import MONEY_OPERATIONS
 from turkbatch.client import DENIED_CODES
 from turkbatch.errors import OperationError, Refused, SettingError
@@ -53,6 +54,13 @@ def preflight(
     moves_money = not MONEY_OPERATIONS.isdisjoint(stats.by_op)
     if settings.confirm is None and not (moves_money and (guarded or settings.balance_check)):
         return None
+    if _first_bonus_run(stats, settings, journal_path):
+        # Nothing done yet and only plain bonuses: the check's totals are the plan's.
+        result = planning.Plan(job=name, journal=str(journal_path), max_bonus=settings.max_bonus)
+        result.spend.add(stats.bonus_spend)
+        result.job_spend.add(stats.bonus_spend)
+        _refuse(result.refusals(max_spend=settings.max_spend))
+        return result
     state: JournalState | None = Journal.read(journal_path) if journal_path.exists() else None
     result = planning.survey(
         name,
@@ -67,6 +75,23 @@ def preflight(
     )
     _refuse(result.refusals(max_spend=settings.max_spend))
     return result
+
+
+def _first_bonus_run(stats: jobs.JobStats, settings: Settings, journal_path: Path) -> bool:
+    """
+    Whether ``check_job``'s totals say all the guards need, with no second read of the job:
+    a first run (no journal yet) whose only money is single bonus lines, none above the
+    typo guard (whose refusal names their lines), and no prompt to show the whole plan.
+    """
+    only_bonuses = MONEY_OPERATIONS.intersection(stats.by_op) <= {"SendBonus"}
+    over = settings.max_bonus is not None and stats.largest_bonus > settings.max_bonus
+    return (
+        only_bonuses
+        and not over
+        and settings.confirm is None
+        and not stats.bulk.get(Bulk.BONUSES)
+        and not journal_path.exists()
+    )
 
 
 async def check(

@@ -50,11 +50,12 @@ from typing import Any, BinaryIO, Final, Protocol
 
 import orjson
 
-from turkbatch import bulk, diagnosis, ledger, legacy, schema
+from turkbatch import bulk, diagnosis, ledger, legacy, money, schema
 from turkbatch.bulk import Bulk
 from turkbatch.catalog import OPERATIONS, TOKEN_OPERATIONS
 from turkbatch.errors import JobError, LineError
 from turkbatch.keyset import KeySet
+from turkbatch.money import Spend
 
 __all__ = [
     "Barrier",
@@ -133,6 +134,9 @@ class JobStats:
         by_op: operations per operation name.
         barriers: how many barrier lines.
         total_bonus: the sum of every SendBonus ``BonusAmount``, in USD, before fees.
+        bonus_spend: every single SendBonus line's payment with MTurk's fee (what a first
+            run pays, before a bonus-by-HIT line is listed).
+        largest_bonus: the largest single ``BonusAmount`` (0 without bonuses).
         lines: physical lines read (items, for in-memory jobs).
         digest: sha256 hex over the canonical content (and id) of every operation and
             every barrier, in order: any edit that changes what the job does changes it;
@@ -152,6 +156,8 @@ class JobStats:
     bulk: dict[str, int] = field(default_factory=dict)
     recipients: int = 0
     duplicates: int = 0
+    bonus_spend: Spend = field(default_factory=Spend)
+    largest_bonus: Decimal = Decimal(0)
 
 
 def token_for(key: str) -> str:
@@ -216,7 +222,8 @@ class _State:
         self.by_op: dict[str, int] = {}
         self.barriers = 0
         self.amounts: dict[str, int] = {}  # BonusAmount → count, summed as it grows
-        self.bonus = Decimal(0)
+        self.spend = Spend()  # the bonuses, with a fee each
+        self.largest = Decimal(0)
         self.sha = hashlib.sha256()
         self.bulk: dict[str, int] = {}
         self.recipients = 0
@@ -361,7 +368,10 @@ class _State:
         return Barrier(line=line)
 
     def sum_bonus(self) -> None:
-        self.bonus += sum(Decimal(amount) * n for amount, n in self.amounts.items())
+        for amount, n in self.amounts.items():
+            value = money.parse(amount)
+            self.spend.add_bonus(value, n)
+            self.largest = max(self.largest, value)
         self.amounts.clear()
 
     def stats(self) -> JobStats:
@@ -380,12 +390,14 @@ class _State:
             operations=sum(self.by_op.values()),
             by_op=dict(sorted(self.by_op.items())),
             barriers=self.barriers,
-            total_bonus=self.bonus,
+            total_bonus=self.spend.bonus,
             lines=self.lines,
             digest=self.sha.hexdigest(),
             bulk=dict(sorted(self.bulk.items())),
             recipients=self.recipients,
             duplicates=self.duplicates,
+            bonus_spend=self.spend,
+            largest_bonus=self.largest,
         )
 
 
@@ -588,7 +600,8 @@ class _Part:
     lines: int
     by_op: dict[str, int]
     barriers: int
-    bonus: Decimal
+    spend: Spend
+    largest: Decimal
     bulk: dict[str, int]
     recipients: int
     duplicates: int
@@ -696,7 +709,8 @@ def _check_part(
         lines=state.lines,
         by_op=state.by_op,
         barriers=state.barriers,
-        bonus=state.bonus,
+        spend=state.spend,
+        largest=state.largest,
         bulk=state.bulk,
         recipients=state.recipients,
         duplicates=state.duplicates,
@@ -739,7 +753,8 @@ def _merge(merged: _State, part: _Part) -> None:
     for name, count in part.bulk.items():
         merged.bulk[name] = merged.bulk.get(name, 0) + count
     merged.barriers += part.barriers
-    merged.bonus += part.bonus
+    merged.spend.add(part.spend)
+    merged.largest = max(merged.largest, part.largest)
     merged.recipients += part.recipients
     merged.duplicates += part.duplicates
 

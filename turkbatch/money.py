@@ -98,6 +98,11 @@ class Spend:
         self.bonus += amount * count
         self.bonus_fees += bonus_fee(amount) * count
 
+    def add(self, other: Spend) -> None:
+        """Add what ``other`` moves (one part of a job's, say) to this."""
+        for name in ("bonuses", "bonus", "bonus_fees", "hits", "rewards", "reward_fees", "unknown"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
     def add_hit(self, reward: Decimal, assignments: int) -> None:
         """Count one CreateHIT."""
         rewards, fees = hit_cost(reward, assignments)
