@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from turkbatch.client import ClientSettings
-    from turkbatch.engine import Settings, run
+    from turkbatch.engine import run
     from turkbatch.errors import (
         EndpointMismatch,
         JobError,
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         UsageError,
     )
     from turkbatch.payments import EditedPayments
+    from turkbatch.settings import Settings
     from turkbatch.summary import Outcome, Summary
 
 #: (read on first use: importing the package stays instant, so ``python -m turkbatch``
@@ -33,7 +34,7 @@ __version__: str
 
 _HOMES = {
     "ClientSettings": "turkbatch.client",
-    "Settings": "turkbatch.engine",
+    "Settings": "turkbatch.settings",
     "run": "turkbatch.engine",
     "EditedPayments": "turkbatch.payments",
     "EndpointMismatch": "turkbatch.errors",

@@ -36,6 +36,7 @@ import anyio
 
 from turkbatch import __version__, engine, inputs, logs, money, payments, plan_text, progress
 from turkbatch import plan as planning
+from turkbatch import settings as defaults
 from turkbatch.client import DEFAULT_REGION, PRODUCTION_URL, SANDBOX_URL, ClientSettings
 from turkbatch.errors import JobError, JournalError, Refused, SettingError, UsageError
 from turkbatch.limits import MIN_RATE
@@ -318,7 +319,7 @@ def _add_run(commands: Commands) -> None:
     pace.add_argument(
         "--rate",
         type=rate_arg,
-        default=engine.DEFAULT_RATE,
+        default=defaults.DEFAULT_RATE,
         metavar="R",
         help=f"ceiling in requests/s for the account, at least {MIN_RATE:g}; cut "
         "automatically when MTurk throttles (default: %(default)g)",
@@ -326,14 +327,14 @@ def _add_run(commands: Commands) -> None:
     pace.add_argument(
         "--concurrency",
         type=count_arg,
-        default=engine.DEFAULT_CONCURRENCY,
+        default=defaults.DEFAULT_CONCURRENCY,
         metavar="N",
         help="calls in flight at once (default: %(default)s)",
     )
     pace.add_argument(
         "--grace",
         type=_seconds,
-        default=engine.DEFAULT_GRACE,
+        default=defaults.DEFAULT_GRACE,
         metavar="S",
         help="seconds in-flight calls get after Ctrl-C (default: %(default)g)",
     )

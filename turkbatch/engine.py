@@ -30,7 +30,7 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -42,10 +42,9 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from turkbatch import expand, guards, hitbonus, jobs, money, payments, reconcile
 from turkbatch import plan as planning
-from turkbatch.backoff import DEFAULT_MAX_ATTEMPTS, Backoff
 from turkbatch.caller import Caller
 from turkbatch.catalog import MONEY_OPERATIONS
-from turkbatch.client import ClientSettings, MTurkClient
+from turkbatch.client import MTurkClient
 from turkbatch.errors import (
     AlreadyDone,
     JournalError,
@@ -62,88 +61,12 @@ from turkbatch.ledger import FIELDS as PAYMENT_FIELDS
 from turkbatch.ledger import Decision, Payment, occurrence, pid_of_key
 from turkbatch.limits import MIN_RATE
 from turkbatch.progress import Lines
+from turkbatch.settings import SIM_CREDENTIALS, SIM_ENDPOINT
+from turkbatch.settings import Settings as Settings  # (turkbatch.engine.Settings, as ever)
 from turkbatch.summary import Outcome, Snapshot, Summary
 from turkbatch.wording import counted
 
 log = structlog.get_logger()
-
-#: Requests per second for the account. MTurk never published a limit; users of the
-#: legacy API reported throttling above 1–3 req/s, and 2017-API users hit "Rate exceeded"
-#: only on unpaced bursts of 100+ calls. 10/s is above what any peer tool sends, and the
-#: adaptive limiter cuts it on the first throttle, so a slower account costs nothing.
-DEFAULT_RATE = 10.0
-#: Enough in-flight calls to keep DEFAULT_RATE busy at up to ~1.5 s per call, and a
-#: connection pool to match; raise it together with --rate for fast endpoints.
-DEFAULT_CONCURRENCY = 16
-#: Seconds in-flight calls get to finish after the first Ctrl-C / SIGTERM.
-DEFAULT_GRACE = 30.0
-#: Credentials for the embedded simulator, which accepts any signature.
-SIM_CREDENTIALS = ("TURKBATCHSIMULATOR", "turkbatch-simulator-secret")
-#: What a journal records as the endpoint of runs on the embedded simulator (``--sim``):
-#: its port changes every run, and its world with it; it is never a real endpoint.
-SIM_ENDPOINT = "sim:embedded"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Settings:
-    """
-    Everything a run needs besides the job, built once (by the CLI or a program).
-
-    Attributes:
-        client: where and how to reach MTurk.
-        rate: ceiling in requests per second for the account.
-        concurrency: calls in flight at once (and HTTP connections in the pool).
-        journal: the journal's path; default ``<job>.journal.jsonl`` beside the job file.
-        retry_failed: send again the operations an earlier run recorded as failed.
-        grace: seconds in-flight calls get to finish after an interrupt.
-        max_attempts: attempts per operation for transient errors (throttling is unlimited:
-            the limiter slows down instead).
-        progress_interval: seconds between progress events; 0 for none.
-        handle_signals: stop gracefully on SIGINT/SIGTERM (main thread only).
-        backoff: the retry delay policy.
-        resend_expired: resend in-doubt CreateHIT-family calls older than the token window
-            (which no listing can check) instead of holding them back.
-        reconcile: look up every SendBonus the journal does not record as done before
-            paying it (recovery after a journal was lost; one listing per assignment).
-        max_bonus: the typo guard: refuse to start when a bonus to send is above it;
-            ``None`` for no limit.
-        max_spend: refuse to start when what the run would pay (bonuses, HIT rewards and
-            their fees) is above it, and send no payment past it; ``None`` for no cap.
-        balance_check: before the first payment, refuse when the account's available
-            balance (GetAccountBalance) does not cover what the run would pay. Off by
-            default here so a program pays for the call only when it asks; the CLI
-            turns it on.
-        confirm: asked, with the plan, after the guards and before anything that changes
-            state is sent; ``False`` refuses. It blocks the event loop, which runs
-            nothing else yet (the CLI's production prompt).
-        progress: called with a :class:`~turkbatch.summary.Snapshot` every
-            ``progress_interval`` seconds; ``None`` logs ``run.progress`` events
-            (:class:`turkbatch.progress.Lines`).
-        edited_payments: how to settle bonus lines edited after they were paid
-            (:class:`~turkbatch.payments.EditedPayments`); ``None`` refuses to run.
-        endpoint_moved: the journal's endpoint has a new address; go on with this one.
-    """
-
-    client: ClientSettings = field(default_factory=ClientSettings)
-    rate: float = DEFAULT_RATE
-    concurrency: int = DEFAULT_CONCURRENCY
-    journal: Path | None = None
-    retry_failed: bool = False
-    grace: float = DEFAULT_GRACE
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
-    progress_interval: float = 0.0
-    handle_signals: bool = False
-    backoff: Backoff = field(default_factory=Backoff)
-    resend_expired: bool = False
-    reconcile: bool = False
-    max_bonus: Decimal | None = planning.DEFAULT_MAX_BONUS
-    max_spend: Decimal | None = None
-    balance_check: bool = False
-    confirm: Callable[[planning.Plan], bool] | None = None
-    progress: Callable[[Snapshot], None] | None = None
-    edited_payments: payments.EditedPayments | None = None
-    endpoint_moved: bool = False
-
 
 JobSource = str | Path | Iterable[Mapping[str, Any]]
 

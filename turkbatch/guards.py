@@ -25,7 +25,7 @@ from turkbatch.errors import OperationError, Refused, SettingError
 from turkbatch.journal import Journal, JournalState
 
 if TYPE_CHECKING:
-    from turkbatch.engine import Settings
+    from turkbatch.settings import Settings
 
 __all__ = ["check", "preflight"]
 

@@ -30,6 +30,7 @@ import anyio
 import structlog
 
 from turkbatch import engine, hitbonus, jobs, money
+from turkbatch import settings as defaults
 from turkbatch.backoff import DEFAULT_MAX_ATTEMPTS, Backoff
 from turkbatch.bulk import Bulk
 from turkbatch.caller import Caller
@@ -66,8 +67,8 @@ class Settings:
     """
 
     client: ClientSettings = field(default_factory=ClientSettings)
-    rate: float = engine.DEFAULT_RATE
-    concurrency: int = engine.DEFAULT_CONCURRENCY
+    rate: float = defaults.DEFAULT_RATE
+    concurrency: int = defaults.DEFAULT_CONCURRENCY
     journal: Path | None = None
     backoff: Backoff = field(default_factory=Backoff)
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
@@ -108,7 +109,7 @@ async def verify(
             from turkbatch.sim import Simulator
 
             server = await stack.enter_async_context(Simulator())
-            key, secret = engine.SIM_CREDENTIALS
+            key, secret = defaults.SIM_CREDENTIALS
             client_settings = replace(
                 client_settings,
                 endpoint_url=server.endpoint_url,
@@ -144,7 +145,7 @@ async def verify(
 def _describes(state: JournalState, path: Path, url: str, sim: bool, result: Verification) -> bool:
     """Whether the journal describes runs against ``url``; if not, say so and leave it."""
     try:
-        check_endpoint(str(path), state, engine.SIM_ENDPOINT if sim else endpoint_id(url))
+        check_endpoint(str(path), state, defaults.SIM_ENDPOINT if sim else endpoint_id(url))
     except EndpointMismatch:
         recorded = next(r["endpoint"] for r in reversed(state.runs) if r.get("endpoint"))
         result.notes.append(

@@ -22,7 +22,8 @@ from typing import Any, Final, TextIO
 
 import anyio
 
-from turkbatch import cli, engine, inputs, logs, progress
+from turkbatch import cli, inputs, logs, progress
+from turkbatch import settings as defaults
 from turkbatch.client import DEFAULT_REGION, SANDBOX_URL
 from turkbatch.errors import UsageError
 from turkbatch.money import parse, usd
@@ -289,14 +290,14 @@ def add_parser(commands: cli.Commands) -> argparse.ArgumentParser:
     p.add_argument(
         "--rate",
         type=cli.rate_arg,
-        default=engine.DEFAULT_RATE,
+        default=defaults.DEFAULT_RATE,
         metavar="R",
         help="ceiling in requests/s, cut automatically when MTurk throttles (default: %(default)g)",
     )
     p.add_argument(
         "--concurrency",
         type=cli.count_arg,
-        default=engine.DEFAULT_CONCURRENCY,
+        default=defaults.DEFAULT_CONCURRENCY,
         metavar="N",
         help="calls in flight at once (default: %(default)s)",
     )
