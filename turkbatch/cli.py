@@ -19,33 +19,39 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import shlex
-import shutil
 import signal
 import sys
-import textwrap
 from collections.abc import Callable
-from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any
 
 import anyio
 
-from turkbatch import __version__, engine, inputs, logs, money, payments, plan_text, progress
+from turkbatch import __version__, engine, inputs, logs, payments, plan_text, progress
 from turkbatch import plan as planning
 from turkbatch import settings as defaults
-from turkbatch.client import DEFAULT_REGION, PRODUCTION_URL, SANDBOX_URL, ClientSettings
+from turkbatch.client import PRODUCTION_URL, SANDBOX_URL
 from turkbatch.errors import JobError, JournalError, Refused, SettingError, UsageError
 from turkbatch.limits import MIN_RATE
+from turkbatch.options import (
+    RAW,
+    Commands,
+    client_settings,
+    connection_options,
+    count_arg,
+    endpoint_options,
+    guard_options,
+    invocation,
+    journal_option,
+    output_options,
+    rate_arg,
+    seconds_arg,
+    subcommand,
+)
 from turkbatch.summary import ExitCode
-
-Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-OUTPUT_FORMATS = ("text", "json")
-_RAW = argparse.RawDescriptionHelpFormatter
-HELP_WIDTH = 88
 
 EXIT_CODES = """
 exit codes: 0 all done, 1 some failed or the run stopped part-way, 2 invalid job, usage
@@ -95,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Bulk Amazon Mechanical Turk requester operations from a JSONL job, "
         "resumable and exactly once.",
         epilog=TOP_EXAMPLES + EXIT_CODES,
-        formatter_class=_RAW,
+        formatter_class=RAW,
     )
     parser.add_argument("--version", action="version", version=f"turkbatch {__version__}")
     connection_options(parser, suppress=False)
@@ -114,183 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     from turkbatch.sim import cli as sim_cli
 
     sim = sim_cli.add_parser(commands)
-    sim.formatter_class, sim.epilog = _RAW, SIM_EXAMPLES
+    sim.formatter_class, sim.epilog = RAW, SIM_EXAMPLES
     connection_options(sim, suppress=True)
     output_options(sim, suppress=True)
     return parser
 
 
 # --- options ----------------------------------------------------------------------------
-
-
-def _amount(text: str) -> Decimal:
-    try:
-        return money.parse(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _limit(text: str) -> Decimal | None:
-    return None if text.lower() in ("none", "off") else _amount(text)
-
-
-def _number(text: str, *, low: float, what: str, strict: bool = False) -> float:
-    """A finite number at least ``low`` (above it when ``strict``), or a usage error."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < low or (strict and value == low):
-        bound = f"above {low:g}" if strict else f"at least {low:g}"
-        raise argparse.ArgumentTypeError(f"{what} must be a number {bound}, not {text!r}")
-    return value
-
-
-def rate_arg(text: str) -> float:
-    """``--rate``: requests/s, at least the limiter's floor, finite."""
-    return _number(text, low=MIN_RATE, what="the rate (requests/s)")
-
-
-def _timeout(text: str) -> float:
-    return _number(text, low=0, strict=True, what="a timeout (seconds)")
-
-
-def _seconds(text: str) -> float:
-    return _number(text, low=0, what="a number of seconds")
-
-
-def count_arg(text: str) -> int:
-    """``--concurrency``: a whole number, at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number, at least 1, not {text!r}")
-    return value
-
-
-def connection_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
-    """The AWS CLI's connection options (on the top parser, and again after the command)."""
-
-    def default(value: object) -> object:
-        return argparse.SUPPRESS if suppress else value
-
-    g = p.add_argument_group("AWS options (as in the AWS CLI)")
-    g.add_argument("--profile", default=default(None), help="AWS profile from your config")
-    g.add_argument(
-        "--region",
-        default=default(DEFAULT_REGION),
-        help=f"signing region (default: {DEFAULT_REGION})",
-    )
-    g.add_argument(
-        "--endpoint-url",
-        default=default(None),
-        metavar="URL",
-        help="any endpoint that speaks the MTurk API (a simulator, a proxy)",
-    )
-    g.add_argument("--ca-bundle", default=default(None), metavar="PATH", help="CA bundle for TLS")
-    g.add_argument(
-        "--no-verify-ssl", action="store_true", default=default(False), help="do not verify TLS"
-    )
-    g.add_argument(
-        "--cli-connect-timeout",
-        type=_timeout,
-        default=default(10.0),
-        metavar="S",
-        help="connect timeout in seconds (default: 10)",
-    )
-    g.add_argument(
-        "--cli-read-timeout",
-        type=_timeout,
-        default=default(60.0),
-        metavar="S",
-        help="read timeout in seconds (default: 60); an attempt may take both in all",
-    )
-
-
-def output_options(p: argparse.ArgumentParser, *, suppress: bool, hint: str = "") -> None:
-    """
-    ``--output`` and ``--debug`` (on the top parser, and again after the command).
-
-    ``--output`` is the format everywhere, as in the AWS CLI; ``hint`` is added when a
-    value is refused (a command whose output goes to a file names its own flag for that).
-    """
-
-    def output_format(text: str) -> str:
-        if text in OUTPUT_FORMATS:
-            return text
-        raise argparse.ArgumentTypeError(f"must be text or json, not {text!r}{hint}")
-
-    g = p.add_argument_group("output options (as in the AWS CLI)")
-    g.add_argument(
-        "--output",
-        type=output_format,
-        metavar="{text,json}",
-        default=argparse.SUPPRESS if suppress else "text",
-        help="text for people (default: text), json for programs, on standard output",
-    )
-    g.add_argument(
-        "--debug",
-        action="store_true",
-        default=argparse.SUPPRESS if suppress else False,
-        help="debug logging, with request-level detail (never credentials or signatures)",
-    )
-
-
-def endpoint_options(p: argparse.ArgumentParser) -> None:
-    """``--sim`` and ``--production`` (``--endpoint-url`` is a global option)."""
-    g = p.add_argument_group("endpoint (default: the MTurk sandbox)")
-    g.add_argument(
-        "--sim",
-        action="store_true",
-        help="start the embedded MTurk simulator and use it (no credentials needed)",
-    )
-    g.add_argument(
-        "--production",
-        action="store_true",
-        help=f"the real MTurk production endpoint ({PRODUCTION_URL})",
-    )
-
-
-def guard_options(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
-    """``--max-bonus`` (the typo guard) and ``--max-spend``; returns their group."""
-    g = p.add_argument_group("money guards")
-    g.add_argument(
-        "--max-bonus",
-        type=_limit,
-        default=planning.DEFAULT_MAX_BONUS,
-        metavar="AMOUNT",
-        help="typo guard: refuse bonuses above AMOUNT (default: $10.00); 'none' for no limit",
-    )
-    g.add_argument(
-        "--max-spend",
-        type=_amount,
-        metavar="AMOUNT",
-        help="refuse (and never pay past) a total above AMOUNT: bonuses, HIT rewards, fees",
-    )
-    return g
-
-
-def journal_option(p: argparse._ActionsContainer) -> None:
-    """``--journal PATH``."""
-    p.add_argument(
-        "--journal",
-        type=Path,
-        metavar="PATH",
-        help="journal file (default: <job>.journal.jsonl beside the job)",
-    )
-
-
-def subcommand(
-    commands: Commands, name: str, *, description: str, **kw: Any
-) -> argparse.ArgumentParser:
-    """Add a command whose epilog (its examples) keeps its line breaks."""
-    text = textwrap.fill(description, HELP_WIDTH)
-    return commands.add_parser(name, formatter_class=_RAW, description=text, **kw)
-
-
-# --- commands ---------------------------------------------------------------------------
 
 
 def _add_run(commands: Commands) -> None:
@@ -333,7 +169,7 @@ def _add_run(commands: Commands) -> None:
     )
     pace.add_argument(
         "--grace",
-        type=_seconds,
+        type=seconds_arg,
         default=defaults.DEFAULT_GRACE,
         metavar="S",
         help="seconds in-flight calls get after Ctrl-C (default: %(default)g)",
@@ -378,7 +214,7 @@ def _add_run(commands: Commands) -> None:
     )
     out.add_argument(
         "--progress",
-        type=_seconds,
+        type=seconds_arg,
         default=5.0,
         metavar="S",
         help="off a terminal, seconds between progress lines (on one, a live bar); "
@@ -453,41 +289,6 @@ def _main(argv: list[str] | None) -> int:
     return ExitCode.USAGE
 
 
-def client_settings(args: argparse.Namespace) -> ClientSettings:
-    """
-    Return where and how to reach MTurk, from the global options.
-
-    Raises:
-        UsageError: more than one endpoint was chosen.
-    """
-    url = args.endpoint_url
-    if url is not None and not (url.startswith(("http://", "https://")) and len(url) > 8):
-        raise UsageError(f"--endpoint-url must be an http:// or https:// URL, not {url!r}")
-    chosen = [
-        flag
-        for flag, given in (
-            ("--sim", args.sim),
-            ("--endpoint-url", args.endpoint_url is not None),
-            ("--production", args.production),
-        )
-        if given
-    ]
-    if len(chosen) > 1:
-        raise UsageError(
-            f"{' and '.join(chosen)} conflict: they choose different endpoints; give one"
-        )
-    verify: bool | str | None = False if args.no_verify_ssl else args.ca_bundle
-    return ClientSettings(
-        endpoint_url=args.endpoint_url,
-        production=args.production,
-        region=args.region,
-        profile=args.profile,
-        connect_timeout=args.cli_connect_timeout,
-        read_timeout=args.cli_read_timeout,
-        verify=verify,
-    )
-
-
 def _settings(args: argparse.Namespace, bar: progress.Bar | None) -> engine.Settings:
     client = client_settings(args)  # conflicting endpoints first: no --yes can settle those
     if args.production and not args.yes and not sys.stdin.isatty():
@@ -529,20 +330,6 @@ def _confirm(plan: planning.Plan) -> bool:
     sys.stderr.write("\nType 'yes' to go on: ")
     sys.stderr.flush()
     return sys.stdin.readline().strip().lower() == "yes"
-
-
-def invocation() -> str:
-    """
-    Return how to call turkbatch again, as a command that runs as printed.
-
-    ``turkbatch`` when that is this installation's script on PATH, else this Python with
-    ``-m turkbatch`` (after ``pip install`` into a virtual environment that is not
-    activated, ``turkbatch`` alone is not found).
-    """
-    found = shutil.which("turkbatch")
-    if found and Path(found).resolve().parent == Path(sys.executable).resolve().parent:
-        return "turkbatch"
-    return f"{shlex.quote(sys.executable)} -m turkbatch"
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import anyio
 
-from turkbatch import cli, engine, expand, inputs, jobs, logs, plan_text
+from turkbatch import engine, expand, inputs, jobs, logs, options, plan_text
 from turkbatch import plan as planning
 from turkbatch import policy as iam
 from turkbatch.catalog import OPERATIONS
@@ -67,8 +67,8 @@ exit codes: 0 printed, 2 unknown operation
 """
 
 
-def _add_plan(commands: cli.Commands) -> argparse.ArgumentParser:
-    p = cli.subcommand(
+def _add_plan(commands: options.Commands) -> argparse.ArgumentParser:
+    p = options.subcommand(
         commands,
         "plan",
         help="show what a job will do and cost, sending nothing that changes state",
@@ -78,22 +78,22 @@ def _add_plan(commands: cli.Commands) -> argparse.ArgumentParser:
         epilog=PLAN_EXAMPLES,
     )
     p.add_argument("job", help="the JSONL job file")
-    cli.endpoint_options(p)
+    options.endpoint_options(p)
     p.add_argument(
         "--offline", action="store_true", help="send nothing at all (the balance is not shown)"
     )
-    cli.connection_options(p, suppress=True)
-    cli.guard_options(p)
-    cli.journal_option(p)
+    options.connection_options(p, suppress=True)
+    options.guard_options(p)
+    options.journal_option(p)
     p.add_argument(
         "--retry-failed", action="store_true", help="plan as a run with --retry-failed would"
     )
-    cli.output_options(p, suppress=True)
+    options.output_options(p, suppress=True)
     return p
 
 
-def _add_status(commands: cli.Commands) -> argparse.ArgumentParser:
-    p = cli.subcommand(
+def _add_status(commands: options.Commands) -> argparse.ArgumentParser:
+    p = options.subcommand(
         commands,
         "status",
         help="where a running or finished job stands, from its journal",
@@ -103,13 +103,13 @@ def _add_status(commands: cli.Commands) -> argparse.ArgumentParser:
         epilog=STATUS_EXAMPLES,
     )
     p.add_argument("journal", type=Path, help="the journal file")
-    cli.connection_options(p, suppress=True)
-    cli.output_options(p, suppress=True)
+    options.connection_options(p, suppress=True)
+    options.output_options(p, suppress=True)
     return p
 
 
-def _add_report(commands: cli.Commands) -> argparse.ArgumentParser:
-    p = cli.subcommand(
+def _add_report(commands: options.Commands) -> argparse.ArgumentParser:
+    p = options.subcommand(
         commands,
         "report",
         help="one row per operation (per worker for messages): the payment record",
@@ -126,13 +126,13 @@ def _add_report(commands: cli.Commands) -> argparse.ArgumentParser:
         "with --output json)",
     )
     p.add_argument("--job", type=Path, metavar="PATH", help="the job file, if it has moved")
-    cli.connection_options(p, suppress=True)
-    cli.output_options(p, suppress=True)
+    options.connection_options(p, suppress=True)
+    options.output_options(p, suppress=True)
     return p
 
 
-def _add_policy(commands: cli.Commands) -> argparse.ArgumentParser:
-    p = cli.subcommand(
+def _add_policy(commands: options.Commands) -> argparse.ArgumentParser:
+    p = options.subcommand(
         commands,
         "policy",
         help="print the least-privilege IAM policy a job needs",
@@ -147,13 +147,13 @@ def _add_policy(commands: cli.Commands) -> argparse.ArgumentParser:
         action="store_true",
         help="the policy turkbatch verify JOB needs instead: only its read calls",
     )
-    cli.connection_options(p, suppress=True)
-    cli.output_options(p, suppress=True)
+    options.connection_options(p, suppress=True)
+    options.output_options(p, suppress=True)
     return p
 
 
-def _add_skeleton(commands: cli.Commands) -> argparse.ArgumentParser:
-    p = cli.subcommand(
+def _add_skeleton(commands: options.Commands) -> argparse.ArgumentParser:
+    p = options.subcommand(
         commands,
         "skeleton",
         help="print a sample job line for an operation, with every parameter",
@@ -164,12 +164,12 @@ def _add_skeleton(commands: cli.Commands) -> argparse.ArgumentParser:
     )
     p.add_argument("operation", nargs="?", help="e.g. SendBonus; leave out to list them all")
     p.add_argument("--required-only", action="store_true", help="only required parameters")
-    cli.connection_options(p, suppress=True)
-    cli.output_options(p, suppress=True)
+    options.connection_options(p, suppress=True)
+    options.output_options(p, suppress=True)
     return p
 
 
-def register(commands: cli.Commands) -> None:
+def register(commands: options.Commands) -> None:
     """Add the parsers of ``plan``, ``status``, ``report``, ``policy`` and ``skeleton``."""
     adders = (_add_plan, _add_status, _add_report, _add_policy, _add_skeleton)
     handlers = (plan, status, report, policy, skeleton)
@@ -188,7 +188,7 @@ def plan(args: argparse.Namespace) -> int:
         inputs.check_journal(args.journal, may_be_missing=True)
     logs.configure(level="debug" if args.debug else "warning")
     settings = engine.Settings(
-        client=cli.client_settings(args),
+        client=options.client_settings(args),
         journal=args.journal,
         max_bonus=args.max_bonus,
         retry_failed=args.retry_failed,

@@ -40,7 +40,7 @@ from typing import IO, Any, Final
 
 import orjson
 
-from turkbatch import columns, jobs
+from turkbatch import columns, jobs, options
 from turkbatch.columns import Columns, Row
 from turkbatch.errors import JobError, LineError, UsageError
 from turkbatch.wording import counted
@@ -374,10 +374,8 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         metavar="C",
         help="field separator (default: a comma, or a tab for .tsv)",
     )
-    from turkbatch import cli
-
-    cli.connection_options(p, suppress=True)
-    cli.output_options(
+    options.connection_options(p, suppress=True)
+    options.output_options(
         p, suppress=True, hint="; the job is JSON Lines either way: write it to a file with --to"
     )
     return job

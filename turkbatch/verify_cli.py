@@ -22,7 +22,7 @@ from typing import Any, Final, TextIO
 
 import anyio
 
-from turkbatch import cli, inputs, logs, progress
+from turkbatch import inputs, logs, options, progress
 from turkbatch import settings as defaults
 from turkbatch.client import DEFAULT_REGION, SANDBOX_URL
 from turkbatch.errors import UsageError
@@ -147,7 +147,7 @@ def repay_command(v: Verification, endpoint: Sequence[str] = ()) -> tuple[str, s
     if not v.other_lines:
         note = "the job has nothing but bonuses"
     # (a command that runs as printed: turkbatch is not on PATH after the README's install)
-    return " ".join([cli.invocation(), *(shlex.quote(w) for w in [*words, *endpoint])]), note
+    return " ".join([options.invocation(), *(shlex.quote(w) for w in [*words, *endpoint])]), note
 
 
 def _calls(v: Verification) -> str:
@@ -265,9 +265,9 @@ def write_csv(v: Verification, out: TextIO) -> None:
         writer.writerow({k: neutralise(x) for k, x in _row(check).items()})
 
 
-def add_parser(commands: cli.Commands) -> argparse.ArgumentParser:
+def add_parser(commands: options.Commands) -> argparse.ArgumentParser:
     """Add ``turkbatch verify`` to the command line."""
-    p = cli.subcommand(
+    p = options.subcommand(
         commands,
         "verify",
         help="prove a job took effect, from MTurk's own records (read-only)",
@@ -278,9 +278,9 @@ def add_parser(commands: cli.Commands) -> argparse.ArgumentParser:
         epilog=EXAMPLES,
     )
     p.add_argument("job", help="the JSONL job file")
-    cli.endpoint_options(p)
-    cli.connection_options(p, suppress=True)
-    cli.journal_option(p)
+    options.endpoint_options(p)
+    options.connection_options(p, suppress=True)
+    options.journal_option(p)
     p.add_argument(
         "--report",
         type=Path,
@@ -289,20 +289,20 @@ def add_parser(commands: cli.Commands) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--rate",
-        type=cli.rate_arg,
+        type=options.rate_arg,
         default=defaults.DEFAULT_RATE,
         metavar="R",
         help="ceiling in requests/s, cut automatically when MTurk throttles (default: %(default)g)",
     )
     p.add_argument(
         "--concurrency",
-        type=cli.count_arg,
+        type=options.count_arg,
         default=defaults.DEFAULT_CONCURRENCY,
         metavar="N",
         help="calls in flight at once (default: %(default)s)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    cli.output_options(p, suppress=True)
+    options.output_options(p, suppress=True)
     p.set_defaults(handler=command)
     return p
 
@@ -336,7 +336,7 @@ def command(args: argparse.Namespace) -> int:
     level = "debug" if args.debug else "warning"
     logs.configure(level=level, stream=bar.guard() if bar else sys.stderr)
     settings = Settings(
-        client=cli.client_settings(args),
+        client=options.client_settings(args),
         rate=args.rate,
         concurrency=args.concurrency,
         journal=args.journal,
