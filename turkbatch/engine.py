@@ -48,6 +48,7 @@ from turkbatch.client import MTurkClient
 from turkbatch.errors import (
     AlreadyDone,
     JournalError,
+    LookupFailed,
     OperationError,
     PermanentError,
     Refused,
@@ -69,6 +70,8 @@ from turkbatch.wording import counted
 log = structlog.get_logger()
 
 JobSource = str | Path | Iterable[Mapping[str, Any]]
+Source = Callable[[], Iterator[jobs.Operation | jobs.Barrier]]
+"""Streams the job again each time it is called (a job file is read, not held)."""
 
 
 def journal_path_for(job: str | Path, *, sim: bool = False) -> Path:
@@ -234,7 +237,7 @@ async def plan(
 
 def _survey(
     name: str,
-    source: Callable[[], Iterator[jobs.Operation | jobs.Barrier]],
+    source: Source,
     stats: jobs.JobStats,
     settings: Settings,
     state: JournalState | None,
@@ -258,9 +261,6 @@ def _survey(
         if conflicts and settings.edited_payments is None:
             result.conflicts = payments.refusal(conflicts, name)
     return result
-
-
-Source = Callable[[], Iterator[jobs.Operation | jobs.Barrier]]
 
 
 async def _list_hit_bonuses(source: Source, caller: Caller, summary: Summary | None) -> Source:
@@ -324,9 +324,7 @@ class _Run(Caller):
         self._workers = anyio.CancelScope()
         self.setting_error: SettingError | None = None  # why the run stopped, if it did
 
-    async def run(
-        self, source: Callable[[], Iterator[jobs.Operation | jobs.Barrier]], digest: str
-    ) -> None:
+    async def run(self, source: Source, digest: str) -> None:
         """Settle what is in doubt and set the job against the ledger, then produce and
         work until done or stopped."""
         self.started = time.monotonic()
@@ -359,9 +357,7 @@ class _Run(Caller):
             self.summary.elapsed = time.monotonic() - self.started
             self.summary.throttles = self.limiter.throttles
 
-    async def _settle(
-        self, source: Callable[[], Iterator[jobs.Operation | jobs.Barrier]], digest: str
-    ) -> None:
+    async def _settle(self, source: Source, digest: str) -> None:
         """
         Before anything is sent: look up what is in doubt (and, with ``--reconcile``, every
         bonus to send), then set the job's bonuses against the ledger of payments.
@@ -391,8 +387,7 @@ class _Run(Caller):
         if state.ledger.unknown and not settings.reconcile:
             raise Refused(
                 f"journal {journal.path} holds {counted(state.ledger.unknown, 'bonus outcome')} "
-                "written "
-                "by an older turkbatch without the payment they made: run again with "
+                "written by an older turkbatch without the payment they made: run again with "
                 "--reconcile to count them from MTurk's own records before paying anything"
             )
         conflicts = payments.find_conflicts(
@@ -734,11 +729,10 @@ class _Run(Caller):
         if payment is None:
             return False
         try:
-            found = await reconcile.bonus_payments(self.body, payment.assignment)
-        except OperationError:
+            found = await reconcile.count_payments(self.body, [payment.assignment])
+        except LookupFailed:
             return False
-        like = sum(1 for record in found if (p := Payment.of(record)) and p.pid == payment.pid)
-        return like >= occurrence(item.key)
+        return found[payment.pid] >= occurrence(item.key)
 
     async def _assignment_status(self, assignment_id: str) -> str | None:
         try:

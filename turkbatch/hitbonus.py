@@ -27,7 +27,8 @@ import structlog
 from turkbatch import expand, jobs
 from turkbatch.bulk import Bulk
 from turkbatch.errors import OperationError, Refused
-from turkbatch.ledger import PAY_PREFIX, Payment, occurrence, pid_of_key
+from turkbatch.ledger import PAY_PREFIX, Payment, pid_of_key
+from turkbatch.payments import bonus_lines
 from turkbatch.reconcile import Request, payments_of
 
 log = structlog.get_logger()
@@ -87,12 +88,9 @@ async def list_bonuses(
         for call in calls
         if (pid := pid_of_key(call.key)) is not None
     }
-    for item in again:
-        if not isinstance(item, jobs.Operation) or item.op != "SendBonus":
-            continue
-        pid = pid_of_key(item.key)
-        if pid is not None and pid in wanted:
-            singles[pid] = max(singles.get(pid, 0), occurrence(item.key))
+    for _, pid, n in bonus_lines(again):
+        if pid in wanted:
+            singles[pid] = max(singles.get(pid, 0), n)
     counted: dict[str, int] = {}
     for key, calls in listing.calls.items():
         listing.calls[key] = [_numbered(call, singles, counted) for call in calls]

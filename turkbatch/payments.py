@@ -34,7 +34,15 @@ from turkbatch.wording import counted
 
 log = structlog.get_logger()
 
-__all__ = ["Conflict", "EditedPayments", "find_conflicts", "refusal", "resolve"]
+__all__ = [
+    "Conflict",
+    "EditedPayments",
+    "bonus_lines",
+    "find_conflicts",
+    "refusal",
+    "resolve",
+    "unchanged",
+]
 
 #: Conflicts listed in full in a refusal; the rest are counted.
 SHOWN: Final = 10
@@ -80,7 +88,7 @@ class Conflict:
         )
 
 
-def _bonuses(operations: Iterable[Operation | Barrier]) -> Iterator[tuple[Operation, str, int]]:
+def bonus_lines(operations: Iterable[Operation | Barrier]) -> Iterator[tuple[Operation, str, int]]:
     """Yield every single SendBonus line with its payment id and occurrence number."""
     for item in operations:
         if isinstance(item, Operation) and item.op == "SendBonus" and item.bulk is None:
@@ -120,7 +128,7 @@ def find_conflicts(
         return []
     covered = KeySet()  # payment ids the job asks for at least as often as they were paid
     partial: dict[str, int] = {}  # payment id → occurrences so far, while fewer than paid
-    for _, pid, n in _bonuses(source()):
+    for _, pid, n in bonus_lines(source()):
         paid = ledger.paid(pid)
         if paid == 0:
             continue
@@ -138,7 +146,7 @@ def find_conflicts(
         return []
     earlier = _earlier(journal, state, unaccounted)
     conflicts: dict[tuple[str, str], Conflict] = {}
-    for item, pid, n in _bonuses(source()):
+    for item, pid, n in bonus_lines(source()):
         payment = Payment.of(item.params)
         if payment is None or payment.pair not in earlier:
             continue
@@ -162,7 +170,7 @@ def _every_payment_asked(ledger: Ledger, state: JournalState, source: Source) ->
     holds payments, every payment has its line (the usual resume: memory stays flat).
     """
     done = state.done
-    asked = sum(1 for item, _, _ in _bonuses(source()) if item.key in done)
+    asked = sum(1 for item, _, _ in bonus_lines(source()) if item.key in done)
     return asked == ledger.payments
 
 

@@ -38,7 +38,8 @@ import structlog
 from turkbatch.errors import LookupFailed, OperationError
 from turkbatch.jobs import Barrier, Operation
 from turkbatch.journal import Journal, JournalState
-from turkbatch.ledger import Decision, Payment, occurrence, pid_of_key
+from turkbatch.ledger import Decision, Payment
+from turkbatch.payments import bonus_lines
 
 log = structlog.get_logger()
 
@@ -116,7 +117,7 @@ async def settle(
                 entries.append(_Entry(key, payment, failed=True))
     if not entries:
         return result
-    found = await _look_up(request, {e.payment.assignment for e in entries})
+    found = await count_payments(request, {e.payment.assignment for e in entries})
     surplus = _surplus(found, state)
     for entry in sorted(entries, key=lambda e: e.key):
         pid = entry.payment.pid
@@ -162,20 +163,15 @@ async def reconcile_job(
     state = journal.state
     ledger = state.ledger
     to_send: list[tuple[Operation, Payment]] = []
-    for item in operations:
-        if not isinstance(item, Operation) or item.op != "SendBonus" or item.bulk is not None:
-            continue
-        pid = pid_of_key(item.key)
+    for item, pid, n in bonus_lines(operations):
         payment = Payment.of(item.params)
-        if pid is None or payment is None:
-            continue
-        decision = ledger.decide(pid, occurrence(item.key), retry_failed=retry_failed)
-        if decision is Decision.SEND:
+        decision = ledger.decide(pid, n, retry_failed=retry_failed)
+        if payment is not None and decision is Decision.SEND:
             to_send.append((item, payment))
     reconciled: Counter[str] = Counter()
     if not to_send:
         return reconciled
-    found = await _look_up(request, {payment.assignment for _, payment in to_send})
+    found = await count_payments(request, {payment.assignment for _, payment in to_send})
     surplus = _surplus(found, state)
     for item, payment in to_send:
         pid = payment.pid
@@ -194,7 +190,7 @@ def _surplus(found: Counter[str], state: JournalState) -> Counter[str]:
     return Counter({pid: n - state.ledger.paid(pid) for pid, n in found.items()})
 
 
-async def _look_up(request: Request, assignments: Iterable[str]) -> Counter[str]:
+async def count_payments(request: Request, assignments: Iterable[str]) -> Counter[str]:
     """
     Count the payments MTurk shows for ``assignments``, by payment id.
 
