@@ -652,6 +652,7 @@ class _Run(Caller):
                 op=item.op,
                 result=_result_record(response.body),
                 request_id=response.request_id,
+                on=item.on,
             )
             self._finish(item, Outcome.DONE)
             self.log.debug("op.done", key=item.key, op=item.op, request_id=response.request_id)
@@ -719,7 +720,9 @@ class _Run(Caller):
                     ),
                 )
                 return
-        await self.journal.done(item.key, op=item.op, request_id=exc.request_id, already=True)
+        await self.journal.done(
+            item.key, op=item.op, request_id=exc.request_id, already=True, on=item.on
+        )
         self._finish(item, Outcome.ALREADY)
         self.log.debug("op.already_done", key=item.key, op=item.op, message=exc.message)
 
@@ -746,7 +749,7 @@ class _Run(Caller):
         if isinstance(exc, SettingError):
             self._setting_failed(item, exc)
             return
-        await self.journal.failed(item.key, op=item.op, error=exc.as_dict())
+        await self.journal.failed(item.key, op=item.op, error=exc.as_dict(), on=item.on)
         self._finish(item, Outcome.FAILED)
         log.warning(
             "op.failed",

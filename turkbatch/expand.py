@@ -103,8 +103,24 @@ _LISTED: Final[Mapping[Bulk, _Listed]] = {
 }
 
 
-def _child(parent: Operation, suffix: str, params: dict[str, Any]) -> Operation:
-    return Operation(line=parent.line, key=f"{parent.key}/{suffix}", op=parent.op, params=params)
+def _child(
+    parent: Operation,
+    suffix: str,
+    params: dict[str, Any],
+    on: Mapping[str, str] | None = None,
+) -> Operation:
+    key = f"{parent.key}/{suffix}"
+    return Operation(line=parent.line, key=key, op=parent.op, params=params, on=on)
+
+
+#: The ids of a listed item that name what a call acts on beyond its own parameters.
+_NAMES: Final = ("WorkerId", "HITId", "QualificationTypeId")
+
+
+def _acted_on(item: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, str] | None:
+    """Return a listed item's ids (worker, HIT, type) that the call's parameters lack."""
+    on = {n: v for n in _NAMES if n not in params and isinstance(v := item.get(n), str)}
+    return on or None
 
 
 def expand_static(op: Operation) -> Iterator[Operation]:
@@ -268,7 +284,8 @@ async def expand_listed(
                 seen.add(ident)
                 new += 1
                 who = {"WorkerId": item.get("WorkerId")} if paying else {}
-                yield _child(op, ident, {**who, spec.item: ident, **rest})
+                call = {**who, spec.item: ident, **rest}
+                yield _child(op, ident, call, _acted_on(item, call))
         log.debug("expand.pass", key=op.key, listing=listing, number=number, new=new)
         if not new:
             return

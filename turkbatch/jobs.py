@@ -101,6 +101,9 @@ class Operation:
             :mod:`turkbatch.expand` turns into calls.
         filters: a listed bulk line's normalised filters (see :mod:`turkbatch.bulk`).
         dropped: repeated WorkerIds removed from a bulk line's ``WorkerIds``.
+        on: a call expanded from a listing: the ids of the item it acts on that its
+            parameters do not name (the worker of an assignment or request, its HIT or
+            type), for the journal to record and every view to name.
     """
 
     line: int
@@ -110,6 +113,7 @@ class Operation:
     bulk: Bulk | None = None
     filters: Mapping[str, Any] | None = None
     dropped: int = 0
+    on: Mapping[str, str] | None = None
 
     @property
     def token(self) -> str | None:

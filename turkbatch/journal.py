@@ -7,8 +7,8 @@ One JSON object per line, written with orjson, ``t`` (the record type) first::
      "endpoint":URL,"keys":2}
     {"t":"intent","k":KEY,"op":OP,"tok":TOKEN,"at":EPOCH[,"p":{..}]} durable before the send
     {"t":"done","k":KEY,"op":OP,"at":EPOCH[,"res":{..}][,"rid":ID][,"already":true]
-     [,"reconciled":true][,"p":{..}][,"counted":OLDKEY,"from":OLDPID]}
-    {"t":"failed","k":KEY,"op":OP,"err":{..},"at":EPOCH}
+     [,"reconciled":true][,"p":{..}][,"counted":OLDKEY,"from":OLDPID][,"on":{..}]}
+    {"t":"failed","k":KEY,"op":OP,"err":{..},"at":EPOCH[,"on":{..}]}
     {"t":"withdrawn","k":KEY,"op":OP,"at":EPOCH}  an intent whose call was never sent
     {"t":"unpaid","k":KEY,"op":OP,"at":EPOCH}     looked up: MTurk shows no such payment
     {"t":"note",...,"at":EPOCH}                                   anything else worth keeping
@@ -547,6 +547,7 @@ class Journal:
         reconciled: bool = False,
         payment: Mapping[str, Any] | None = None,
         counted: tuple[str, str] | None = None,
+        on: Mapping[str, str] | None = None,
         durable: bool = False,
     ) -> None:
         """
@@ -563,6 +564,8 @@ class Journal:
                 records it.
             counted: ``(old key, old payment id)`` of an earlier payment that now counts
                 for this line (an edited line, resolved by the requester).
+            on: what a call expanded from a listing acted on beyond its parameters
+                (:attr:`turkbatch.jobs.Operation.on`).
             durable: return only once the record is on disk (an outcome whose loss would
                 make a resume repeat something visible, such as a message).
         """
@@ -575,6 +578,8 @@ class Journal:
             rec["p"] = dict(payment)
         if counted is not None:
             rec["counted"], rec["from"] = counted
+        if on:
+            rec["on"] = dict(on)
         if durable:
             await self._sync(self._append(rec))
         else:
@@ -584,11 +589,19 @@ class Journal:
         """Record that a lookup found no payment for ``key``'s intent (next flush: durable)."""
         await self._outcome({"t": "unpaid", "k": key, "op": op, "at": time.time()})
 
-    async def failed(self, key: str, *, op: str, error: Mapping[str, Any]) -> None:
+    async def failed(
+        self,
+        key: str,
+        *,
+        op: str,
+        error: Mapping[str, Any],
+        on: Mapping[str, str] | None = None,
+    ) -> None:
         """Record that ``key`` failed with ``error``; durable with the next flush."""
-        await self._outcome(
-            {"t": "failed", "k": key, "op": op, "err": dict(error), "at": time.time()}
-        )
+        rec = {"t": "failed", "k": key, "op": op, "err": dict(error), "at": time.time()}
+        if on:
+            rec["on"] = dict(on)
+        await self._outcome(rec)
 
     async def note(self, record: Mapping[str, Any]) -> None:
         """
