@@ -317,7 +317,7 @@ def test_status_while_running_and_after(sim_process: Callable[..., str], tmp_pat
     assert 0 < record["total"]["done"] < 60
     proc.communicate(timeout=60)
     after = turkbatch("status", str(journal))
-    assert "finished" in after.stdout and "60 of 60 done" in after.stdout
+    assert "finished" in after.stdout and "60 of 60 calls done" in after.stdout
     assert "bonuses paid: 60, $6.00 + fees $1.20 = $7.20" in after.stdout
     assert turkbatch("status", str(tmp_path / "nope.jsonl")).returncode == 2
 

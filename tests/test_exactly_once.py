@@ -380,8 +380,10 @@ async def test_deleted_journal_directory_stops_the_run(tmp_path: Path) -> None:
                 await engine.run(job, settings_for(sim, concurrency=8, journal=doomed / "j.jsonl"))
             except JournalWriteError as exc:
                 raised.append(exc)
+            await anyio.sleep(0.5)  # requests in flight at the stop land (5 ms latency)
             stopped_at.append(len(sim.world.ledger()["bonuses"]))
         assert raised and "deleted" in str(raised[0])
+        await anyio.sleep(0.5)
         paid = len(sim.world.ledger()["bonuses"])
         assert paid == stopped_at[0] < len(records)  # nothing sent after it stopped
         await engine.run(job, settings_for(sim, reconcile=True, journal=tmp_path / "new.jsonl"))

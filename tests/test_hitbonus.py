@@ -94,7 +94,7 @@ async def test_a_hit_line_pays_every_approved_assignment_once_and_late_ones_late
         third = await engine.run(job, settings_for(sim))
         assert third.totals().done == 0 and third.totals().skipped == 35
     text = status(tmp_path / "job.journal.jsonl").render()
-    assert "35 calls done, 0 failed; the job has 1 bulk line, each making" in text
+    assert "the job: 35 of 35 calls done, 0 failed, 0 in doubt, 0 to send" in text
 
 
 async def test_statuses_and_filters_choose_the_assignments(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from turkbatch import journal as journal_module
+from turkbatch.journal import replay as replay_module
 from turkbatch.errors import JournalCorrupt, JournalError, JournalLocked, JournalWriteError
 from turkbatch.journal import IntentRecord, Journal, JournalState
 from turkbatch.keyset import KeySet
@@ -211,12 +212,12 @@ async def test_replay_folds_outcomes(path: Path) -> None:
     async with await Journal.open(path, job_digest="d1") as j:
         state = j.state
     assert state.done == {"paid", "retried", "final"}
-    assert set(state.failed) == {"bad"} and state.failed["bad"]["err"]["code"] == "RequestError"
+    assert set(state.failed) == {"bad"} and state.failed["bad"].code == "RequestError"
     assert set(state.in_doubt) == {"doubt", "again"}
     assert state.in_doubt["doubt"].line == 10 and state.in_doubt["doubt"].token == "tok-doubt"
     assert state.records == len(recs) and not state.torn_tail
-    assert [r["job"] for r in state.runs] == ["d0"]
-    assert [r["job"] for r in Journal.read(path).runs] == ["d0", "d1"]
+    assert [r.job for r in state.runs] == ["d0"]
+    assert [r.job for r in Journal.read(path).runs] == ["d0", "d1"]
 
 
 def test_replay_keeps_many_done_keys_exactly(path: Path) -> None:
@@ -498,7 +499,7 @@ def _model(recs: list[dict[str, Any]]) -> tuple[set[str], set[str], dict[str, in
     recs=st.lists(_RECORD, max_size=30),
     cut=st.integers(min_value=0),
     junk=st.binary(max_size=40).filter(lambda b: b"\n" not in b),
-    chunk=st.sampled_from([1, 7, 64, journal_module._CHUNK]),
+    chunk=st.sampled_from([1, 7, 64, replay_module._CHUNK]),
 )
 def test_any_torn_prefix_replays_as_its_complete_records(
     recs: list[dict[str, Any]], cut: int, junk: bytes, chunk: int
@@ -516,11 +517,11 @@ def test_any_torn_prefix_replays_as_its_complete_records(
     with tempfile.TemporaryDirectory() as tmp:
         p = Path(tmp, "j.jsonl")
         p.write_bytes(head + torn)
-        default, journal_module._CHUNK = journal_module._CHUNK, chunk
+        default, replay_module._CHUNK = replay_module._CHUNK, chunk
         try:
             state = Journal.read(p)
         finally:
-            journal_module._CHUNK = default
+            replay_module._CHUNK = default
     done_keys, failed_keys, in_doubt = _model(recs[:complete])
     assert state.records == complete
     assert state.torn_tail == bool(torn)

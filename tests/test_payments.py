@@ -243,7 +243,7 @@ async def test_a_line_s_own_token_used_elsewhere_is_not_counted_paid(
     summary = await engine.run(job, settings_for(sim, journal=tmp_path / "j.jsonl"))
     assert summary.exit_code == ExitCode.FAILED and summary.totals().failed == 1
     (failed,) = Journal.read(tmp_path / "j.jsonl").failed.values()
-    assert "used by another call" in failed["err"]["message"]
+    assert "used by another call" in failed.message
     assert [b["WorkerId"] for b in sim.world.ledger()["bonuses"]] == [bonus(9)["WorkerId"]]
 
 

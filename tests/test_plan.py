@@ -154,19 +154,20 @@ async def test_journal_progress_is_counted(tmp_path: Path) -> None:
 
 
 def test_expansion_hook(tmp_path: Path) -> None:
-    """A bulk-expansion hook says how many calls a line becomes, or that listing will tell."""
+    """A bulk-expansion hook says how many calls a bulk line becomes, or that listing will tell."""
     job = write_job(
         tmp_path / "job.jsonl",
-        [{"op": "ApproveAssignment", "AssignmentId": "3A"}, bonus(1)],
+        [{"op": "ApproveAssignment", "HITId": "3H"}, notify(*[f"A{n}" for n in range(250)])],
     )
 
     def expand(op: jobs.Operation) -> Expansion:
         if op.op == "ApproveAssignment":
             return Expansion(calls=None, listing="ListAssignmentsForHIT")
-        return Expansion(calls=2)
+        return Expansion(calls=3)
 
     p = plan_of(job, expand=expand)
-    assert p.by_op["ApproveAssignment"].expanding == 1 and p.by_op["SendBonus"].calls == 2
+    assert p.by_op["ApproveAssignment"].expanding == 1 and p.by_op["NotifyWorkers"].calls == 3
+    assert p.by_op["NotifyWorkers"].to_send == 3 and p.by_op["ApproveAssignment"].to_send == 0
     assert "mechanicalturk:ListAssignmentsForHIT" in p.iam
     assert "ListAssignmentsForHIT" in next(f for f in p.findings if f.kind == "expansion").message
     assert "1+?" not in plan_text.render(p) and "0+?" in plan_text.render(p)

@@ -46,14 +46,14 @@ async def test_finished_job(tmp_path: Path) -> None:
     assert (counts.done, counts.failed, counts.in_doubt) == (2, 1, 0)
     assert s.bonuses == 2 and s.bonus_paid == Decimal("1.04") and s.fees == Decimal("0.21")
     text = s.render()
-    assert "finished" in text and "2 of 3 done, 1 failed, 0 left" in text
+    assert "finished" in text and "the job: 2 of 3 calls done, 1 failed, 0 in doubt" in text
     assert "$1.04 + fees $0.21 = $1.25" in text
     record = json.loads(json.dumps(s.as_dict()))
     assert record["total"]["failed"] == 1 and record["bonus_paid"] == "1.04"
 
 
 async def test_stopped_run_with_work_in_doubt(tmp_path: Path) -> None:
-    """A run that died (no end record, process gone) is 'stopped'; its intent is in doubt."""
+    """A run that died (no end record, process gone) 'crashed'; its intent is in doubt."""
     job = tmp_path / "job.jsonl"
     job.write_bytes(orjson.dumps(bonus(1, "1.00")) + b"\n")
     (op,) = [i for i in jobs.read_job(job) if isinstance(i, jobs.Operation)]
@@ -67,7 +67,7 @@ async def test_stopped_run_with_work_in_doubt(tmp_path: Path) -> None:
     dead = orjson.loads(lines[0]) | {"pid": 2**22 + 12345}
     path.write_bytes(orjson.dumps(dead) + b"\n" + b"".join(lines[1:]) + b'{"t":"done"')
     s = status(path)
-    assert s.state == "stopped" and s.by_op["SendBonus"].in_doubt == 1
+    assert s.state == "crashed" and s.by_op["SendBonus"].in_doubt == 1
     assert "without closing the journal" in s.render()
 
 

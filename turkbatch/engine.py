@@ -148,7 +148,7 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
             endpoint_moved=settings.endpoint_moved,
         )
         stack.push_async_callback(journal.close)
-        previous = journal.state.runs[-1]["job"] if journal.state.runs else None
+        previous = journal.state.last_job
         summary.job_changed = previous is not None and previous != stats.digest
         if summary.job_changed:
             log.warning(
@@ -167,11 +167,12 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
             concurrency=settings.concurrency,
         )
         await runner.run(source, stats.digest)
+        if summary.interrupted or summary.stopped:
+            journal.ending = "interrupted" if summary.interrupted else "stopped"
         t, stopped = summary.totals(), runner.setting_error
         if stopped is not None and not (stopped.maybe_sent or t.done or t.already or t.failed):
             # Nothing was sent: exit 2, and the endpoint this run named binds nothing.
-            run = journal.run
-            await journal.note({"sent_nothing": True, "pid": run["pid"], "run_at": run["at"]})
+            await journal.note_sent_nothing()
             raise stopped
     t = summary.totals()
     log.info(
@@ -206,7 +207,7 @@ async def plan(
     settings = settings or Settings()
     stats = jobs.check_job(job)
     journal_path = settings.journal or journal_path_for(job, sim=sim)
-    state = Journal.read(journal_path) if journal_path.exists() else None
+    state = Journal.read(journal_path, detail=True) if journal_path.exists() else None
 
     def source() -> Iterator[jobs.Operation | jobs.Barrier]:
         return jobs.read_job(job, checked=True)
@@ -396,11 +397,9 @@ class _Run(Caller):
         if not conflicts:
             return
         if settings.edited_payments is None:
-            job = state.runs[-1].get("job_path") if state.runs else None
+            job = state.last_run.job_path if state.last_run else None
             raise Refused(payments.refusal(conflicts, job or "line"))
-        self.summary.counted = await payments.resolve(
-            journal, conflicts, settings.edited_payments
-        )
+        self.summary.counted = await payments.resolve(journal, conflicts, settings.edited_payments)
 
     def stop(self, reason: str | None = None) -> None:
         """Take no new operations; let in-flight calls finish. ``reason``: not an interrupt."""

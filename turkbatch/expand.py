@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Final
 
 import structlog
@@ -164,10 +165,22 @@ def count_static(op: Operation) -> int:
 
 
 def plan_expansion(op: Operation) -> Expansion:
-    """The bulk-expansion hook of :func:`turkbatch.plan.survey`."""
+    """The bulk-expansion hook of :func:`turkbatch.plan.survey`: calls, and their keys."""
     if op.bulk in LISTED:
         return Expansion(calls=None, listing=LISTINGS[op.bulk])
-    return Expansion(calls=count_static(op))
+    if op.bulk is None:
+        return Expansion(calls=1)
+    return Expansion(calls=count_static(op), children=partial(static_keys, op))
+
+
+def static_keys(op: Operation) -> Iterator[str]:
+    """Yield the keys of a ``chunks`` or ``workers`` line's calls (:func:`expand_static`'s)."""
+    if op.bulk is Bulk.CHUNKS:
+        for index in range(count_static(op)):
+            yield f"{op.key}/c{index}"
+    else:
+        for worker in op.params["WorkerIds"]:
+            yield f"{op.key}/{worker}"
 
 
 def _keeper(op: Operation, spec: _Listed) -> Callable[[Mapping[str, Any]], bool]:

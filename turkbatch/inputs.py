@@ -16,6 +16,7 @@ import orjson
 
 from turkbatch.engine import journal_path_for
 from turkbatch.errors import UsageError
+from turkbatch.journal.records import looks_like_journal
 
 __all__ = ["check_file", "check_job", "check_journal", "sniff"]
 
@@ -66,7 +67,7 @@ def sniff(path: str | os.PathLike[str]) -> str | None:
                 return None
             if not isinstance(first, dict):
                 return None
-            if first.get("t") == "run" and "op" not in first:
+            if looks_like_journal(first):
                 return "journal"
             return "job" if ("op" in first or "barrier" in first) else None
     return None

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
-import orjson
 import structlog
 
 from turkbatch.jobs import Barrier, Operation
 from turkbatch.journal import KEYS_VERSION, Journal, JournalState
+from turkbatch.journal.records import Kind, entries
 from turkbatch.keyset import KeySet
 from turkbatch.ledger import Decision, Ledger, Payment, normal_amount, occurrence, pid_of_key
 from turkbatch.wording import counted
@@ -102,7 +102,7 @@ def unchanged(state: JournalState, digest: str) -> bool:
     Whether every run the journal records ran exactly this job, keyed by payment: then the
     ledger holds no payment the job does not account for, and there can be no conflict.
     """
-    return all(r.get("keys") == KEYS_VERSION and r.get("job") == digest for r in state.runs)
+    return state.only_ran(digest, KEYS_VERSION)
 
 
 def find_conflicts(
@@ -180,28 +180,19 @@ def _earlier(
     """Read the unaccounted payments from the journal, by worker and assignment."""
     seen: dict[str, Payment] = {}  # key → its payment, from its intent or outcome
     found: dict[str, list[Earlier]] = {}
-    with open(journal, "rb") as f:
-        for raw in f:
-            if b'"SendBonus"' not in raw:
-                continue
-            try:
-                rec = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                continue  # a torn last line (the journal was checked when replayed)
-            key = rec.get("k")
-            if not isinstance(key, str):
-                continue
-            payment = Payment.of(rec.get("p")) or seen.get(key)
-            pid = pid_of_key(key) or (payment.pid if payment else None)
-            if pid not in unaccounted or payment is None:
-                continue
-            seen[key] = payment  # (only these: the journal may hold a million)
-            if rec.get("t") == "done" and key in state.done:
-                found.setdefault(pid, []).append(Earlier(key, payment))
+    for _, entry in entries(journal, containing=b'"SendBonus"'):
+        key = entry.key
+        payment = Payment.of(entry.payment) or seen.get(key)
+        pid = pid_of_key(key) or (payment.pid if payment else None)
+        if pid not in unaccounted or payment is None:
+            continue
+        seen[key] = payment  # (only these: the journal may hold a million)
+        if entry.kind is Kind.DONE and key in state.done:
+            found.setdefault(pid, []).append(Earlier(key, payment))
     by_pair: dict[tuple[str, str], list[Earlier]] = {}
     for pid, count in unaccounted.items():
-        for entry in found.get(pid, [])[-count:]:
-            by_pair.setdefault(entry.payment.pair, []).append(entry)
+        for earlier in found.get(pid, [])[-count:]:
+            by_pair.setdefault(earlier.payment.pair, []).append(earlier)
     return by_pair
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Final
 
@@ -58,10 +58,13 @@ class Expansion:
     Attributes:
         calls: the number of calls, or ``None`` when only listing can tell.
         listing: the read-only List operation that finds the items, if any.
+        children: the journal keys of a bulk line's calls, when the line says them (each
+            counted done, failed, in doubt or to send on its own).
     """
 
     calls: int | None
     listing: str | None = None
+    children: Callable[[], Iterable[str]] | None = None
 
 
 Expander = Callable[[jobs.Operation], Expansion]
@@ -113,12 +116,14 @@ class OpPlan:
 
     Attributes:
         lines: job lines naming it.
-        calls: the calls those lines become, where known.
+        calls: the calls those lines become, where known (for a line listed at run time:
+            the calls the journal holds for it so far).
         expanding: lines whose calls are known only once listed at run time.
-        done: lines the journal records as done (a run skips them).
-        failed: lines that failed in an earlier run (skipped unless ``--retry-failed``).
-        in_doubt: lines sent by a run that stopped before hearing back.
-        to_send: lines a run would send now (in-doubt ones are looked up first).
+        done: calls the journal records as done (a run skips them).
+        failed: calls that failed in an earlier run (skipped unless ``--retry-failed``).
+        in_doubt: calls sent by a run that stopped before hearing back.
+        to_send: calls a run would send now (in-doubt ones are looked up first); a line
+            listed at run time adds what its listing finds then.
         recipients: worker ids named, for NotifyWorkers.
     """
 
@@ -362,8 +367,6 @@ def survey(
     """
     plan = Plan(job=job, journal=journal, journal_found=state is not None, max_bonus=max_bonus)
     done: Collection[str] = state.done if state else ()
-    failed: Collection[str] = state.failed if state else ()
-    in_doubt: Collection[str] = state.in_doubt if state else ()
     job_bonuses, bonuses = _Bonuses(plan.job_spend), _Bonuses(plan.spend)
     bonused, messaged = _Repeats(), _Repeats()
     for item in operations:
@@ -374,30 +377,14 @@ def survey(
         p = plan.by_op.get(op) or plan.by_op.setdefault(op, OpPlan())
         p.lines += 1
         calls = expand(item)
-        if calls.calls is None:
-            p.expanding += 1
-        else:
-            p.calls += calls.calls
         if calls.listing:
             plan.listings.add(calls.listing)
-        pid = ledger_pid(key) if op == "SendBonus" and state else None
-        if pid is not None and state is not None:  # a bonus: by the ledger, by what it pays
-            decision = state.ledger.decide(pid, occurrence(key))
-            p.done += decision is Decision.PAID
-            p.failed += decision is Decision.FAILED
-            p.in_doubt += decision is Decision.SEND and key in in_doubt
-            sending = decision is Decision.SEND or (decision is Decision.FAILED and retry_failed)
-        elif key in done:
-            p.done += 1
-            sending = False
-        elif key in failed:
-            p.failed += 1
-            sending = retry_failed
+        if item.bulk is not None and key not in done:  # (done whole by turkbatch 0.1: done)
+            _count_bulk(p, item, calls, state, retry_failed)
+            sending = False  # (a bulk line moves no money until its calls are listed)
         else:
-            if key in in_doubt:
-                p.in_doubt += 1
-            sending = True
-        p.to_send += sending
+            p.calls += 1
+            sending = _count_call(p, item, state, retry_failed)
         if op == "SendBonus" and item.bulk is None:  # (a bonus by HIT: priced once listed)
             text = item.params["BonusAmount"]
             job_bonuses.add(text)
@@ -423,9 +410,70 @@ def survey(
     bonuses.flush()
     plan.by_op = dict(sorted(plan.by_op.items()))
     plan.operations = sum(p.lines for p in plan.by_op.values())
-    plan.job_changed = bool(state and state.runs and digest and state.runs[-1]["job"] != digest)
+    plan.job_changed = bool(state and state.last_job and digest and state.last_job != digest)
     _find(plan, bonused, messaged)
     return plan
+
+
+def _count_call(
+    p: OpPlan, item: jobs.Operation, state: JournalState | None, retry_failed: bool
+) -> bool:
+    """Count one call by what the journal says of it; return whether a run would send it."""
+    key = item.key
+    pid = ledger_pid(key) if item.op == "SendBonus" and state else None
+    if pid is not None and state is not None:  # a bonus: by the ledger, by what it pays
+        decision = state.ledger.decide(pid, occurrence(key))
+        p.done += decision is Decision.PAID
+        p.failed += decision is Decision.FAILED
+        p.in_doubt += decision is Decision.SEND and key in state.in_doubt
+        sending = decision is Decision.SEND or (decision is Decision.FAILED and retry_failed)
+    elif state is None:
+        sending = True
+    elif key in state.done:
+        p.done += 1
+        sending = False
+    elif key in state.failed:
+        p.failed += 1
+        sending = retry_failed
+    else:
+        p.in_doubt += key in state.in_doubt
+        sending = True
+    p.to_send += sending
+    return sending
+
+
+def _count_bulk(
+    p: OpPlan,
+    item: jobs.Operation,
+    calls: Expansion,
+    state: JournalState | None,
+    retry_failed: bool,
+) -> None:
+    """Count a bulk line's calls: each by its own key, or, listed, those the journal holds."""
+    if calls.children is not None:
+        for key in calls.children():
+            p.calls += 1
+            _count_call(p, replace(item, key=key, bulk=None), state, retry_failed)
+        return
+    if calls.calls is not None:  # (a hook that counts without keys: all to send)
+        p.calls += calls.calls
+        p.to_send += calls.calls
+        return
+    p.expanding += 1
+    detail = state.detail if state is not None else None
+    if detail is not None and item.op == "SendBonus":  # by HIT: its payments, by payment
+        for key in detail.hit_payments(item.params):
+            p.calls += 1
+            _count_call(p, replace(item, key=key, bulk=None), state, retry_failed)
+        return
+    tally = detail.by_line.get(item.key) if detail is not None else None
+    if tally is None:
+        return
+    p.calls += tally.finished + tally.failed + tally.in_doubt
+    p.done += tally.finished
+    p.failed += tally.failed
+    p.in_doubt += tally.in_doubt
+    p.to_send += tally.in_doubt + (tally.failed if retry_failed else 0)
 
 
 def _find(plan: Plan, bonused: _Repeats, messaged: _Repeats) -> None:

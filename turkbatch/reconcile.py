@@ -111,8 +111,8 @@ async def settle(
                 "again with --resend-expired to send it",
             )
     if retry_failed:
-        for key, rec in state.failed.items():
-            payment = Payment.of(rec.get("p")) if rec["op"] == "SendBonus" else None
+        for key, failure in state.failed.items():
+            payment = Payment.of(failure.payment) if failure.op == "SendBonus" else None
             if payment is not None:
                 entries.append(_Entry(key, payment, failed=True))
     if not entries:

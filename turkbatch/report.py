@@ -1,20 +1,22 @@
 """
-One row per operation of a journal's job, per worker for messages: the payment record a
-lab keeps for its books (``turkbatch report``).
+One row per API call of a journal's job, per worker for messages: the payment record a lab
+keeps for its books (``turkbatch report``).
 
 Only reads: no lock is taken (a run may hold the journal) and a torn last line (a record
-being written) is ignored. The journal's replay (:meth:`Journal.read`) refuses damage;
-the rows come from the records themselves: a bonus's worker, assignment, amount and
-reason from its intent (``"p"``), request ids from outcomes, per-worker message failures
-from ``res.NotifyWorkersFailureStatuses``. Other operations' parameters are only in the
-job file, used when it is still there.
+being written) is ignored. The rows come from one replay with the views' detail
+(:class:`~turkbatch.journal.Detail`): each call's deciding record and last intent, read as
+:class:`~turkbatch.journal.Entry` values, so the report counts what ``status`` and
+``plan`` count. A bonus's worker, assignment, amount and reason come from its intent;
+what a call expanded from a listing acted on (worker, HIT, type) from its outcome's ``on``;
+request ids from outcomes; per-worker message failures from the NotifyWorkers result.
+Other operations' parameters are only in the job file, used when it is still there.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final, TextIO
@@ -22,17 +24,16 @@ from typing import IO, Any, Final, TextIO
 import orjson
 
 from turkbatch import expand, jobs, money
+from turkbatch.bulk import LISTED, Bulk
 from turkbatch.errors import JobError
-from turkbatch.journal import Journal
-from turkbatch.keyset import KeySet
+from turkbatch.journal import Detail, Entry, Journal, Word
+from turkbatch.journal.records import entry_at
 
 __all__ = [
     "COLUMNS",
     "FORMATS",
     "iso",
     "neutralise",
-    "outcome_of",
-    "records",
     "write_report",
 ]
 
@@ -52,6 +53,7 @@ COLUMNS: Final = (
     "reason",
     "hit_id",
     "qualification_type_id",
+    "qualification_request_id",
     "request_id",
     "token",
     "time",
@@ -66,26 +68,10 @@ _OWN_COLUMNS: Final = {
     "Reason": "reason",
     "HITId": "hit_id",
     "QualificationTypeId": "qualification_type_id",
+    "QualificationRequestId": "qualification_request_id",
 }
 _NOT_PARAMS: Final = {*_OWN_COLUMNS, "WorkerIds", jobs.TOKEN}
-_PAID: Final = ("done", "already", "reconciled")
-
-
-def records(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(offset, record)`` for each complete record, skipping a torn last line."""
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        offset = 0
-        for raw in f:
-            if offset + len(raw) > size:
-                break  # written after we looked: the next reader will see it whole
-            start, offset = offset, offset + len(raw)
-            try:
-                rec = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                continue  # torn (Journal.read has already refused damage elsewhere)
-            if isinstance(rec, dict):
-                yield start, rec
+_PAID: Final = (Word.DONE, Word.ALREADY, Word.RECONCILED)
 
 
 def iso(at: object) -> str:
@@ -95,98 +81,52 @@ def iso(at: object) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def outcome_of(rec: Mapping[str, Any] | None) -> str:
-    """Return what a key's deciding record says: done, already, reconciled, failed, ..."""
-    if rec is None:
-        return "not_run"
-    if rec["t"] == "intent":
-        return "in_doubt"
-    if rec["t"] == "failed":
-        return "failed"
-    if rec["t"] == "unpaid":
-        return "not_paid"  # looked up after a lost answer: it never took effect
-    if rec.get("counted"):
-        return "counted"  # an edited line, paid by an earlier payment (no fee here)
-    return "reconciled" if rec.get("reconciled") else "already" if rec.get("already") else "done"
-
-
 class _Index:
-    """Where each key's last word and last intent are in the journal (byte offsets)."""
+    """Each call's deciding record and last intent, read at their offsets on demand."""
 
-    def __init__(self, path: str, file: IO[bytes]) -> None:
+    def __init__(self, path: str, file: IO[bytes], detail: Detail) -> None:
         self._file = file
-        self.final: dict[str, int] = {}  # key → its deciding record: done (final), else last
-        self.intents: dict[str, int] = {}
-        self.job_path: str | None = None
-        self.job_digest: str | None = None
-        done = KeySet()  # a million keys in ~30 MB
-        # key → its last word and last intent before a pending intent, for a withdrawal
-        withdrawable: dict[str, tuple[int, int | None]] = {}
-        for offset, rec in records(path):
-            kind, key = rec.get("t"), rec.get("k")
-            if kind == "run" and rec.get("job_path"):  # the last run given a job file
-                self.job_path, self.job_digest = rec["job_path"], rec.get("job")
-            elif not isinstance(key, str) or key in done:
-                continue
-            elif kind in ("intent", "done", "failed"):
-                earlier = self.final.pop(key, None)  # keep dict order = order of last words
-                self.final[key] = offset
-                if kind == "intent":
-                    if earlier is not None:  # a failure being retried, a resend in doubt
-                        withdrawable[key] = (earlier, self.intents.get(key))
-                    self.intents[key] = offset
-                else:
-                    withdrawable.pop(key, None)
-                    if kind == "done":
-                        done.add(key)
-            elif kind == "unpaid":
-                self.final.pop(key, None)
-                self.final[key] = offset
-                self.intents.pop(key, None)
-                withdrawable.pop(key, None)
-            elif kind == "withdrawn" and self.intents.pop(key, None) is not None:
-                # The intent's call was never sent: back to the words before it, if any.
-                self.final.pop(key, None)
-                if (before := withdrawable.pop(key, None)) is not None:
-                    self.final[key], intent = before
-                    if intent is not None:
-                        self.intents[key] = intent
+        self.final = dict(sorted(detail.final.items(), key=lambda kv: kv[1]))  # journal order
+        self.intents = detail.intents
+        self.children: dict[str, list[str]] = {}  # a listed line's key → its calls' keys
+        for key in self.final:
+            parent, slash, _ = key.partition("/")
+            if slash:
+                self.children.setdefault(parent, []).append(key)
+        self.detail = detail
 
-    def record(self, offset: int | None) -> dict[str, Any] | None:
+    def entry(self, offset: int | None) -> Entry | None:
         """Return the record at ``offset``."""
-        if offset is None:
-            return None
-        self._file.seek(offset)
-        rec: dict[str, Any] = orjson.loads(self._file.readline())
-        return rec
+        return None if offset is None else entry_at(self._file, offset)
 
 
 def _rows(
     index: _Index, key: str, op: str | None, line: int | None, params: Mapping[str, Any] | None
 ) -> Iterator[dict[str, Any]]:
-    """Yield the report rows of one operation (one per worker for NotifyWorkers)."""
-    final = index.record(index.final.get(key))
-    intent = index.record(index.intents.get(key))
-    op = op or (final or {}).get("op") or ""
+    """Yield the report rows of one call (one per worker for NotifyWorkers)."""
+    final = index.entry(index.final.get(key))
+    intent = index.entry(index.intents.get(key))
+    op = op or (final.op if final else "")
     if params is None:
-        params = (intent or {}).get("p") or (final or {}).get("p") or {}
-    outcome = outcome_of(final)
-    err = (final or {}).get("err") or {}
+        params = (intent.payment if intent else None) or (final.payment if final else None) or {}
+    outcome = final.word if final else Word.NOT_RUN
+    err = (final.error if final else None) or {}
     row: dict[str, Any] = {column: "" for column in COLUMNS}
     row |= {
         "line": line or "",
         "key": key,
         "op": op,
-        "outcome": outcome,
-        "request_id": (final or {}).get("rid") or err.get("request_id") or "",
-        "token": (intent or {}).get("tok") or params.get(jobs.TOKEN) or "",
-        "time": iso((final or {}).get("at")),
+        "outcome": outcome.value,
+        "request_id": (final.request_id if final else None) or err.get("request_id") or "",
+        "token": (intent.token if intent else None) or params.get(jobs.TOKEN) or "",
+        "time": iso(final.at if final else None),
         "error_code": err.get("code", ""),
         "error": err.get("message", ""),
     }
+    named = {**((final.on if final else None) or {}), **params}
     for name, column in _OWN_COLUMNS.items():
-        if name in params:
-            row[column] = params[name]
+        if name in named:
+            row[column] = named[name]
     rest = {k: v for k, v in params.items() if k not in _NOT_PARAMS}
     row["params"] = orjson.dumps(rest, option=orjson.OPT_SORT_KEYS).decode() if rest else ""
     if op == "SendBonus" and outcome in _PAID and row["bonus_amount"]:
@@ -196,16 +136,16 @@ def _rows(
         return
     failures = {
         str(f.get("WorkerId")): f
-        for f in ((final or {}).get("res") or {}).get("NotifyWorkersFailureStatuses", ())
+        for f in ((final.result if final else None) or {}).get("NotifyWorkersFailureStatuses", ())
     }
     workers = [str(w) for w in params.get("WorkerIds") or ()] or list(failures)
     for worker in workers:
-        failure = failures.get(worker) if outcome == "done" else None
+        failure = failures.get(worker) if outcome is Word.DONE else None
         yield row | {
             "worker_id": worker,
             **(
                 {
-                    "outcome": "failed",
+                    "outcome": Word.FAILED.value,
                     "error_code": failure.get("NotifyWorkersFailureCode", ""),
                     "error": failure.get("NotifyWorkersFailureMessage", ""),
                 }
@@ -213,6 +153,21 @@ def _rows(
                 else {}
             ),
         }
+
+
+def _calls(index: _Index, item: jobs.Operation) -> Iterator[tuple[str, Mapping[str, Any] | None]]:
+    """Yield ``(key, params)`` of each call a job line made or makes, in order."""
+    if item.bulk is None or item.key in index.final:  # (a bulk line done whole by 0.1)
+        yield item.key, item.params
+    elif item.bulk in (Bulk.CHUNKS, Bulk.WORKERS):
+        for call in expand.expand_static(item):
+            yield call.key, call.params
+    elif item.bulk is Bulk.BONUSES:  # keyed by payment: found by their HIT, amount, reason
+        for key in index.detail.hit_payments(item.params):
+            yield key, None
+    elif item.bulk in LISTED:
+        for key in index.children.pop(item.key, ()):
+            yield key, None
 
 
 def _job_rows(index: _Index, job: str) -> Iterator[dict[str, Any]]:
@@ -223,21 +178,16 @@ def _job_rows(index: _Index, job: str) -> Iterator[dict[str, Any]]:
     for item in jobs.read_job(job, checked=True):
         if not isinstance(item, jobs.Operation):
             continue
-        if item.bulk in (jobs.Bulk.CHUNKS, jobs.Bulk.WORKERS) and item.key not in index.final:
-            calls: Iterable[jobs.Operation] = expand.expand_static(item)
-        elif item.bulk is not None and item.key not in index.final:
-            continue  # listed calls are known only from the journal: they come last
-        else:
-            calls = (item,)
-        for call in calls:
-            yield from _rows(index, call.key, call.op, call.line, call.params)
-            index.final.pop(call.key, None)
+        for key, params in _calls(index, item):
+            if key in index.final or params is not None:
+                yield from _rows(index, key, item.op, item.line, params)
+                index.final.pop(key, None)
     for key in list(index.final):
         yield from _rows(index, key, None, None, None)
 
 
 def _journal_rows(index: _Index) -> Iterator[dict[str, Any]]:
-    """Rows in the order operations got their last word, parameters from intents only."""
+    """Rows in the order calls got their last word, parameters from intents only."""
     for key in list(index.final):
         yield from _rows(index, key, None, None, None)
 
@@ -250,12 +200,13 @@ def write_report(
     job: str | os.PathLike[str] | None = None,
 ) -> list[str]:
     """
-    Write one row per operation (per worker for NotifyWorkers) of a journal's job.
+    Write one row per call (per worker for NotifyWorkers) of a journal's job.
 
     Rows follow the job file, whose parameters fill the row, when it is still there and
-    valid (``job``, else the path the last run recorded); lines never run are reported
-    ``not_run``, and operations no longer in the job come last. Otherwise rows follow the
-    journal, and only bonuses have their parameters (kept in their intents).
+    valid (``job``, else the path the last run recorded): each line's calls under it, in
+    order (a line listed at run time: the calls listed so far); calls never made are
+    reported ``not_run``, and calls no line asks for any more come last. Otherwise rows
+    follow the journal, and only bonuses have their parameters (kept in their intents).
 
     Args:
         journal: the journal to read (a run may be writing it).
@@ -270,11 +221,13 @@ def write_report(
         JournalError: the journal cannot be read, or is damaged before its last line.
     """
     path = os.fspath(journal)
-    Journal.read(path)  # refuses a damaged journal, as a run would
+    state = Journal.read(path, detail=True)  # refuses a damaged journal, as a run would
+    assert state.detail is not None, "read with detail"
+    last = state.last_run
     notes: list[str] = []
     with open(path, "rb") as f:
-        index = _Index(path, f)
-        source = os.fspath(job) if job is not None else index.job_path
+        index = _Index(path, f, state.detail)
+        source = os.fspath(job) if job is not None else (last.job_path if last else None)
         usable = None
         if source and Path(source).exists():
             try:
@@ -284,7 +237,7 @@ def write_report(
                 notes.append(f"the job file {source} is invalid ({why}), so it is not used")
             else:
                 usable = source
-                if index.job_digest and stats.digest != index.job_digest:
+                if last and stats.digest != last.job:
                     notes.append(
                         f"{source} changed since the last run; rows follow it as it is now"
                     )

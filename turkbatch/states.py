@@ -35,10 +35,11 @@ from typing import Any, Final
 
 import anyio
 
-from turkbatch import expand, jobs, report
+from turkbatch import expand, jobs
 from turkbatch.bulk import Bulk
 from turkbatch.errors import PermanentError
 from turkbatch.journal import JournalState
+from turkbatch.journal.records import Kind, entries
 from turkbatch.payouts import Assignments, Request, learn_hits, message, pages
 from turkbatch.verdict import Check, Status
 
@@ -346,9 +347,9 @@ class States:
             return
         results: dict[str, Mapping[str, Any]] = {}
         if state is not None:
-            for _, rec in report.records(str(path)):
-                if rec.get("t") == "done" and rec.get("op") == "NotifyWorkers":
-                    results.setdefault(str(rec.get("k")), rec.get("res") or {})
+            for _, entry in entries(str(path), containing=b'"NotifyWorkers"'):
+                if entry.kind is Kind.DONE and entry.op == "NotifyWorkers":
+                    results.setdefault(entry.key, entry.result or {})
         for op in ops:
             self.finished += 1
             for chunk in expand.expand_static(op):
@@ -381,7 +382,7 @@ def _fate(
         status = Status.SOFT_FAILURE if code == "SoftFailure" else Status.HARD_FAILURE
         return {"status": status, "detail": str(failure.get("NotifyWorkersFailureMessage", ""))}
     if key in state.failed:
-        err = state.failed[key].get("err") or {}
+        err = state.failed[key].error
         return {"status": Status.FAILED, "detail": f"{err.get('code')}: {err.get('message')}"}
     if key in state.in_doubt:
         return {"status": Status.IN_DOUBT, "detail": "sent; no answer recorded"}

@@ -1,11 +1,11 @@
 """
 Where a job stands, from its journal (``turkbatch status``): safe while a run writes it.
 
-No lock is taken (``Journal.read`` does not lock; a torn last line is ignored). The last
-``run`` record names the process and the job file; an ``end`` record after it means the
-run closed the journal, and otherwise the process is looked for (alive: running; gone:
-stopped without closing, crashed or killed). Bonuses paid are summed from the payment
-records of the intents of done keys.
+No lock is taken (``Journal.read`` does not lock; a torn last line is ignored). Everything
+comes from one replay with the views' detail (:class:`~turkbatch.journal.Detail`): calls
+by operation and last word, the money, whether the last run closed the journal and how it
+ended. When the job file is still there, :func:`turkbatch.plan.survey` sets the job's
+calls against the same state, so ``status`` and ``plan`` say the same numbers.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from turkbatch import jobs, money
+from turkbatch import expand, jobs
+from turkbatch import plan as planning
 from turkbatch.errors import JobError
-from turkbatch.journal import Journal, JournalState
-from turkbatch.keyset import KeySet
+from turkbatch.journal import Journal, JournalState, Tally
 from turkbatch.money import ZERO, usd
-from turkbatch.report import iso, outcome_of, records
+from turkbatch.report import iso
 from turkbatch.summary import table
 from turkbatch.wording import counted
 
@@ -39,35 +39,37 @@ def _alive(pid: int) -> bool:
     return True
 
 
-@dataclass(slots=True)
-class _Counts:
-    done: int = 0
-    already: int = 0
-    reconciled: int = 0
-    failed: int = 0
-    in_doubt: int = 0
-    counted: int = 0  # edited bonus lines an earlier payment counts for (nothing paid)
-
-
 @dataclass(slots=True, kw_only=True)
 class Status:
     """
     Where a job stands, from its journal.
 
     Attributes:
-        state: ``running``, ``finished`` (the last run closed the journal), ``stopped``
-            (it did not: crashed or killed; run again to resume) or ``never run``.
-        job_operations: operations in the job file now, when it can be read.
+        state: ``running``; ``finished``, ``interrupted`` or ``stopped`` (the last run
+            closed the journal: ran out of work; was interrupted; stopped early, by a spend
+            cap or its setting); ``crashed`` (it did not close the journal: killed or
+            crashed; run again to resume) or ``never run``.
+        job_operations: lines in the job file now, when it can be read; ``job_calls``
+            the calls they make (so far, for lines listed at run time), ``job_done``,
+            ``job_failed``, ``job_in_doubt``, ``to_send`` those calls by what the journal
+            says (as ``turkbatch plan`` counts them), ``job_listed`` the lines listed at
+            run time.
         job_changed: the job file differs from what the last run ran.
-        bonus_paid / fees: bonuses done (paid this run or found paid) and their fees,
-            from the intents' payment records; ``unpriced``: done bonuses without one
-            (reconciled after a lost journal).
+        by_op: every call the journal records, by operation and last word.
+        bonus_paid / fees: bonuses paid (sent, already or found paid) and their fees;
+            ``unpriced``: done bonuses without their amount (reconciled after a lost
+            journal).
     """
 
     journal: str
     job: str | None = None
     job_operations: int | None = None
-    job_bulk: int = 0  # bulk lines in the job now: each becomes several calls
+    job_calls: int = 0
+    job_done: int = 0
+    job_failed: int = 0
+    job_in_doubt: int = 0
+    to_send: int = 0
+    job_listed: int = 0
     job_changed: bool | None = None
     job_note: str | None = None
     runs: int = 0
@@ -75,29 +77,32 @@ class Status:
     state: str = "never run"
     started: float | None = None
     last_activity: float | None = None
-    by_op: dict[str, _Counts] = field(default_factory=dict)
+    by_op: dict[str, Tally] = field(default_factory=dict)
     bonuses: int = 0
     bonus_paid: Decimal = ZERO
     fees: Decimal = ZERO
     unpriced: int = 0
 
-    def total(self) -> _Counts:
+    def total(self) -> Tally:
         """Return the counts over every operation."""
-        t = _Counts()
+        t = Tally()
         for c in self.by_op.values():
-            for name in _Counts.__slots__:
-                setattr(t, name, getattr(t, name) + getattr(c, name))
+            t.merge(c)
         return t
 
     def as_dict(self) -> dict[str, Any]:
         """Return the status as a JSON-ready record."""
-        counts = {op: {n: getattr(c, n) for n in _Counts.__slots__} for op, c in self.by_op.items()}
-        t = self.total()
+        counts = {op: c.as_dict() for op, c in self.by_op.items()}
         return {
             "journal": self.journal,
             "job": self.job,
             "job_operations": self.job_operations,
-            "job_bulk_lines": self.job_bulk,
+            "job_calls": self.job_calls,
+            "job_done": self.job_done,
+            "job_failed": self.job_failed,
+            "job_in_doubt": self.job_in_doubt,
+            "to_send": self.to_send,
+            "job_listed_lines": self.job_listed,
             "job_changed": self.job_changed,
             "job_note": self.job_note,
             "runs": self.runs,
@@ -106,7 +111,7 @@ class Status:
             "started": iso(self.started) or None,
             "last_activity": iso(self.last_activity) or None,
             "by_op": counts,
-            "total": {n: getattr(t, n) for n in _Counts.__slots__},
+            "total": self.total().as_dict(),
             "bonuses": self.bonuses,
             "bonus_paid": f"{self.bonus_paid:.2f}",
             "fees": f"{self.fees:.2f}",
@@ -119,14 +124,13 @@ class Status:
         job = self.job or "unknown"
         if self.job_operations is not None:
             changed = "; changed since the last run" if self.job_changed else ""
-            job += f" ({self.job_operations} operations{changed})"
+            job += f" ({counted(self.job_operations, 'line')}{changed})"
         elif self.job_note:
             job += f" ({self.job_note})"
         run = self.state
         if self.pid is not None:
             run = f"pid {self.pid}, started {iso(self.started)}: {self.state}"
-            if self.state == "stopped":
-                run += " without closing the journal (crashed or killed); run again to resume"
+            run += _HOW.get(self.state, "")
         ago = "" if self.last_activity is None else f" ({now - self.last_activity:.0f}s ago)"
         lines = [
             f"journal:       {self.journal}",
@@ -136,27 +140,26 @@ class Status:
             f"last activity: {iso(self.last_activity) or 'none'}{ago}",
             "",
         ]
-        header = ("operation", "done", "already", "reconciled", "failed", "in doubt")
+        header = ("operation", "done", "already", "reconciled", "counted", "failed", "in doubt")
         rows = [(op, *_cells(c)) for op, c in sorted(self.by_op.items())]
         lines += table(header, rows, ("total", *_cells(self.total())))
-        t = self.total()
-        finished = t.done + t.already + t.reconciled + t.counted
-        if self.job_bulk and not self.job_changed:
-            # The journal counts calls, the job lines: a bulk line is many calls.
+        if self.job_operations is not None:
+            lines.append("")
             lines.append(
-                f"\n{counted(finished, 'call')} done, {t.failed} failed; the job has "
-                f"{counted(self.job_bulk, 'bulk line')}, each making several calls "
-                "(turkbatch plan says how many)"
+                f"the job: {self.job_done} of {counted(self.job_calls, 'call')} done, "
+                f"{self.job_failed} failed, {self.job_in_doubt} in doubt, {self.to_send} to send"
             )
-        elif self.job_operations is not None and not self.job_changed:
-            left = self.job_operations - finished - t.failed
-            lines.append(
-                f"\n{finished} of {self.job_operations} done, {t.failed} failed, {left} left"
-            )
+            if self.job_listed:
+                lines.append(
+                    f"  ({counted(self.job_listed, 'line')} by HIT or qualification type: "
+                    "their calls are those listed so far; a run lists again and acts on "
+                    "anything new)"
+                )
         paid = (
             f"{usd(self.bonus_paid)} + fees {usd(self.fees)} = {usd(self.bonus_paid + self.fees)}"
         )
         lines.append(f"bonuses paid: {self.bonuses}, {paid}")
+        t = self.total()
         if t.counted:
             lines.append(
                 f"{counted(t.counted, 'edited bonus line')} counted as paid by an earlier "
@@ -169,8 +172,15 @@ class Status:
         return "\n".join(lines)
 
 
-def _cells(c: _Counts) -> tuple[int, ...]:
-    return (c.done, c.already, c.reconciled, c.failed, c.in_doubt)
+_HOW = {
+    "crashed": " without closing the journal (killed or crashed); run again to resume",
+    "interrupted": "; run again to resume",
+    "stopped": " early (a spend cap or its setting); run again to go on",
+}
+
+
+def _cells(c: Tally) -> tuple[int, ...]:
+    return (c.done, c.already, c.reconciled, c.counted, c.failed, c.in_doubt)
 
 
 def status(journal: str | os.PathLike[str]) -> Status:
@@ -181,59 +191,28 @@ def status(journal: str | os.PathLike[str]) -> Status:
         JournalError: the journal cannot be read, or is damaged before its last line.
     """
     path = os.fspath(journal)
-    state = Journal.read(path)
-    result = Status(journal=path, runs=len(state.runs))
-    for rec in state.failed.values():
-        _counts(result, rec["op"]).failed += 1
-    for intent in state.in_doubt.values():
-        _counts(result, intent.op).in_doubt += 1
-    amounts: dict[str, Decimal] = {}
-    counted = KeySet()  # done keys counted: a million in ~30 MB
-    ended = False
-    for _, rec in records(path):
-        kind, at = rec.get("t"), rec.get("at")
-        if isinstance(at, int | float):
-            result.last_activity = max(result.last_activity or at, at)
-        if kind == "run":
-            ended = False
-        elif kind == "end":
-            ended = True
-        elif kind == "intent" and isinstance(rec.get("p"), dict):
-            amounts[rec["k"]] = money.parse(rec["p"].get("BonusAmount", "0"))
-        elif kind == "done" and rec["k"] in state.done and counted.add(rec["k"]):
-            c = _counts(result, rec["op"])
-            outcome = outcome_of(rec)
-            setattr(c, outcome, getattr(c, outcome) + 1)
-            amount = amounts.pop(rec["k"], None)
-            if isinstance(rec.get("p"), dict):  # found paid, or counted: no intent of its own
-                amount = money.parse(rec["p"].get("BonusAmount", "0"))
-            if outcome == "counted":
-                continue  # paid once, under the earlier payment's key: counted there
-            if amount is not None:
-                result.bonuses += 1
-                result.bonus_paid += amount
-                result.fees += money.bonus_fee(amount)
-            elif rec["op"] == "SendBonus":
-                result.unpriced += 1
-    _last_run(result, state, ended)
+    state = Journal.read(path, detail=True)
+    detail = state.detail
+    assert detail is not None, "read with detail"
+    result = Status(journal=path, runs=len(state.runs), by_op=detail.by_op)
+    result.last_activity = detail.last_activity
+    result.bonuses, result.bonus_paid = detail.bonuses, detail.bonus_paid
+    result.fees, result.unpriced = detail.fees, detail.unpriced
+    _last_run(result, state)
     return result
 
 
-def _counts(result: Status, op: str) -> _Counts:
-    return result.by_op.get(op) or result.by_op.setdefault(op, _Counts())
-
-
-def _last_run(result: Status, state: JournalState, ended: bool) -> None:
-    """Fill in the last run's process, whether it is still going, and its job file."""
-    if not state.runs:
+def _last_run(result: Status, state: JournalState) -> None:
+    """Fill in the last run's process, how it ended or whether it is going, and its job."""
+    last, detail = state.last_run, state.detail
+    if last is None or detail is None:
         return
-    last = state.runs[-1]
-    result.pid, result.started = last.get("pid"), last.get("at")
-    if ended:
-        result.state = "finished"
+    result.pid, result.started = last.pid, last.at
+    if detail.ended:
+        result.state = detail.how
     else:
-        result.state = "running" if result.pid and _alive(result.pid) else "stopped"
-    result.job = last.get("job_path")
+        result.state = "running" if result.pid and _alive(result.pid) else "crashed"
+    result.job = last.job_path
     if not result.job:
         result.job_note = "the run was given items, not a file"
     elif not Path(result.job).exists():
@@ -244,6 +223,21 @@ def _last_run(result: Status, state: JournalState, ended: bool) -> None:
         except (JobError, OSError) as exc:
             result.job_note = f"the job file cannot be read now: {str(exc).splitlines()[0]}"
         else:
-            result.job_operations = stats.operations
-            result.job_bulk = sum(stats.bulk.values())
-            result.job_changed = stats.digest != last.get("job")
+            _job(result, state, result.job, stats)
+
+
+def _job(result: Status, state: JournalState, job: str, stats: jobs.JobStats) -> None:
+    """Set the job's calls against the journal, as ``turkbatch plan`` does."""
+    plan = planning.survey(
+        job,
+        jobs.read_job(job, checked=True),
+        state=state,
+        digest=stats.digest,
+        details=False,
+        expand=expand.plan_expansion,
+    )
+    total = plan.total()
+    result.job_operations, result.job_changed = stats.operations, plan.job_changed
+    result.job_calls, result.job_done = total.calls, total.done
+    result.job_failed, result.job_in_doubt = total.failed, total.in_doubt
+    result.to_send, result.job_listed = total.to_send, total.expanding

@@ -36,7 +36,13 @@ from turkbatch.bulk import Bulk
 from turkbatch.caller import Caller
 from turkbatch.client import ClientSettings, MTurkClient
 from turkbatch.errors import EndpointMismatch, OperationError, PermanentError, UsageError
-from turkbatch.journal import Journal, JournalState, check_endpoint, endpoint_id
+from turkbatch.journal import (
+    Journal,
+    JournalState,
+    check_endpoint,
+    endpoint_id,
+    recorded_endpoint,
+)
 from turkbatch.ledger import payment_id
 from turkbatch.payouts import Assignments, identity_of, tally
 from turkbatch.states import BLOCKS, QUALIFICATIONS, REQUESTS, REVIEWS, States
@@ -147,7 +153,7 @@ def _describes(state: JournalState, path: Path, url: str, sim: bool, result: Ver
     try:
         check_endpoint(str(path), state, defaults.SIM_ENDPOINT if sim else endpoint_id(url))
     except EndpointMismatch:
-        recorded = next(r["endpoint"] for r in reversed(state.runs) if r.get("endpoint"))
+        recorded = recorded_endpoint(state)
         result.notes.append(
             f"the journal {path} describes runs against {recorded}, not this endpoint: "
             "not used (no NotifyWorkers outcomes from it)"
