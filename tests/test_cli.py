@@ -216,7 +216,7 @@ def test_every_command_explains_itself(tmp_path: Path) -> None:
     assert "--endpoint-url" in top and "--output" in top
     job = write_bonuses(tmp_path / "job.jsonl", 1)
     planned = turkbatch("plan", str(job), "--offline")
-    assert "1 bonus $0.10" in planned.stdout and "run would send 1 operation" in planned.stdout
+    assert "1 bonus $0.10" in planned.stdout and "run would send 1 call" in planned.stdout
     assert "(s)" not in planned.stdout and "(es)" not in planned.stdout
     sheet = tmp_path / "one.csv"
     sheet.write_text("WorkerId,AssignmentId,BonusAmount,Reason\nA1,3A1,1.00,x\n")

@@ -25,9 +25,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from turkbatch import journal as journal_module
-from turkbatch.journal import replay as replay_module
 from turkbatch.errors import JournalCorrupt, JournalError, JournalLocked, JournalWriteError
 from turkbatch.journal import IntentRecord, Journal, JournalState
+from turkbatch.journal import replay as replay_module
 from turkbatch.keyset import KeySet
 
 

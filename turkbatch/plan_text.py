@@ -59,10 +59,17 @@ def render(plan: Plan, *, max_spend: Decimal | None = None) -> str:
     if refusals:
         out.append("run would refuse to start:")
         out += [f"  - {r}" for r in refusals]
-    elif not plan.total().to_send:
-        out.append("nothing to send: the journal records every operation as done or failed")
     else:
-        out.append(f"run would send {counted(plan.total().to_send, 'operation')}")
+        t = plan.total()
+        if not t.to_send:
+            out.append("nothing to send: the journal records every call as done or failed")
+        else:
+            out.append(f"run would send {counted(t.to_send, 'call')}")
+        if t.expanding:
+            out.append(
+                f"  and whatever {counted(t.expanding, 'line')} by HIT or qualification type "
+                "find listed then (calls listed so far are counted above)"
+            )
     return "\n".join(out)
 
 
@@ -87,7 +94,8 @@ def confirmation(plan: Plan, endpoint: str) -> str:
     t = plan.total()
     lines = [
         f"About to run {plan.job} against the PRODUCTION endpoint {endpoint}: real money.",
-        f"  operations: {plan.operations} in the job, {t.to_send} to send ({t.done} already done)",
+        f"  calls:      {t.calls} in the job ({plan.operations} lines), {t.to_send} to send "
+        f"({t.done} already done)",
         f"  to spend:   {usd(plan.spend.total)} ({spend_text(plan.spend)})",
         "  " + _balance_line(plan),
     ]

@@ -314,7 +314,7 @@ def _fold(fd: int, path: str, view: Detail | None) -> tuple[JournalState, int]:
     intents: _Intents = {}
     superseded: _Intents = {}  # key → the in-doubt intent a resend's intent replaced
     done_add, intents_pop, loads = done.add, intents.pop, orjson.loads
-    n, offset, carry, at = 0, 0, b"", 0  # at: where the next line starts
+    n, offset, carry, at, start = 0, 0, b"", 0, 0  # at: where the next line starts
     while offset < size:
         chunk = os.pread(fd, min(_CHUNK, size - offset), offset)
         if not chunk:  # the file shrank under a reader; what was read is all there is
@@ -324,7 +324,9 @@ def _fold(fd: int, path: str, view: Detail | None) -> tuple[JournalState, int]:
         carry = lines.pop()
         for line in lines:
             n += 1
-            start, at = at, at + len(line) + 1
+            if view is not None:  # (offsets only for the views: the run's replay is hot)
+                start = at
+                at += len(line) + 1
             try:  # the most common records first; nothing is kept of a done but its key
                 rec = loads(line)
                 t = rec["t"]
