@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
 # --- the one exception → exit code map ---------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Exit:
     """
     How the command line ends on one kind of error.
@@ -182,27 +182,27 @@ def _interrupted(exc: KeyboardInterrupt, args: argparse.Namespace | None) -> Non
 #: :mod:`turkbatch.errors` by name (a test holds this to the tree), then the operating
 #: system's. An error takes the entry of its nearest class (:func:`exit_for`).
 EXITS: Final[Mapping[type[BaseException], Exit]] = {
-    TurkbatchError: Exit(ExitCode.FAILED, _said),
-    UsageError: Exit(ExitCode.USAGE, _said),
-    EndpointMismatch: Exit(ExitCode.USAGE, _said),
-    LookupFailed: Exit(ExitCode.USAGE, _said),
-    Refused: Exit(ExitCode.USAGE, _refused),
-    JobError: Exit(ExitCode.USAGE, _invalid_job),
-    JournalError: Exit(ExitCode.JOURNAL, _journal),
-    JournalCorrupt: Exit(ExitCode.JOURNAL, _journal),
-    JournalLocked: Exit(ExitCode.JOURNAL, _journal),
-    JournalWriteError: Exit(ExitCode.JOURNAL, _journal),
-    SettingError: Exit(ExitCode.USAGE, _setting),
+    TurkbatchError: Exit(code=ExitCode.FAILED, say=_said),
+    UsageError: Exit(code=ExitCode.USAGE, say=_said),
+    EndpointMismatch: Exit(code=ExitCode.USAGE, say=_said),
+    LookupFailed: Exit(code=ExitCode.USAGE, say=_said),
+    Refused: Exit(code=ExitCode.USAGE, say=_refused),
+    JobError: Exit(code=ExitCode.USAGE, say=_invalid_job),
+    JournalError: Exit(code=ExitCode.JOURNAL, say=_journal),
+    JournalCorrupt: Exit(code=ExitCode.JOURNAL, say=_journal),
+    JournalLocked: Exit(code=ExitCode.JOURNAL, say=_journal),
+    JournalWriteError: Exit(code=ExitCode.JOURNAL, say=_journal),
+    SettingError: Exit(code=ExitCode.USAGE, say=_setting),
     # a call's failure is the engine's to count; one that reaches here stopped a command
-    OperationError: Exit(ExitCode.FAILED, _call_failed),
-    AlreadyDone: Exit(ExitCode.FAILED, _call_failed),
-    TransientError: Exit(ExitCode.FAILED, _call_failed),
-    Throttled: Exit(ExitCode.FAILED, _call_failed),
-    PermanentError: Exit(ExitCode.FAILED, _call_failed),
-    FileNotFoundError: Exit(ExitCode.USAGE, _no_such_file),
-    OSError: Exit(ExitCode.USAGE, _os_error),
-    BrokenPipeError: Exit(ExitCode.OK, _reader_gone),
-    KeyboardInterrupt: Exit(ExitCode.INTERRUPTED, _interrupted),
+    OperationError: Exit(code=ExitCode.FAILED, say=_call_failed),
+    AlreadyDone: Exit(code=ExitCode.FAILED, say=_call_failed),
+    TransientError: Exit(code=ExitCode.FAILED, say=_call_failed),
+    Throttled: Exit(code=ExitCode.FAILED, say=_call_failed),
+    PermanentError: Exit(code=ExitCode.FAILED, say=_call_failed),
+    FileNotFoundError: Exit(code=ExitCode.USAGE, say=_no_such_file),
+    OSError: Exit(code=ExitCode.USAGE, say=_os_error),
+    BrokenPipeError: Exit(code=ExitCode.OK, say=_reader_gone),
+    KeyboardInterrupt: Exit(code=ExitCode.INTERRUPTED, say=_interrupted),
 }
 
 
