@@ -18,7 +18,7 @@ import pytest
 
 from turkbatch import engine
 from turkbatch.backoff import Backoff
-from turkbatch.cli import main
+from turkbatch.cli.main import main
 from turkbatch.client import ClientSettings
 from turkbatch.ledger import normal_amount
 from turkbatch.sim import SimAdmin, Simulator

@@ -159,7 +159,7 @@ COMMANDS = ("run", "plan", "status", "report", "policy", "skeleton")
 #: sandbox at argv[2], so that no test can ever reach the real service.
 REDIRECTED = (
     "import sys, turkbatch.client as c; c.PRODUCTION_URL, c.SANDBOX_URL = sys.argv[1:3]; "
-    "from turkbatch.cli import main; raise SystemExit(main(sys.argv[3:]))"
+    "from turkbatch.cli.main import main; raise SystemExit(main(sys.argv[3:]))"
 )
 
 

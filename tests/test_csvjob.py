@@ -1,8 +1,10 @@
-"""Tests for turkbatch.csvjob (and turkbatch.columns): spreadsheets become job files."""
+"""
+Tests for turkbatch.csvjob and turkbatch.cli.job (and turkbatch.columns): spreadsheets
+become job files.
+"""
 
 from __future__ import annotations
 
-import argparse
 import io
 import subprocess
 import sys
@@ -12,7 +14,8 @@ from typing import Any
 import orjson
 import pytest
 
-from turkbatch import csvjob, jobs
+from turkbatch import jobs
+from turkbatch.cli.main import main
 from turkbatch.columns import typed
 from turkbatch.csvjob import Spec, convert
 from turkbatch.errors import JobError, UsageError
@@ -39,10 +42,8 @@ def lines_of(path: Path, spec: Spec) -> list[dict[str, Any]]:
 
 
 def cli(*argv: str) -> int:
-    """Run ``job from-csv`` through a parser built with add_parser, as the CLI will."""
-    parser = argparse.ArgumentParser(prog="turkbatch")
-    csvjob.add_parser(parser.add_subparsers(dest="command"))
-    return csvjob.run(parser.parse_args(["job", "from-csv", *argv]))
+    """Run ``turkbatch job from-csv`` through the command line's entry, with its exit code."""
+    return main(["job", "from-csv", *argv])
 
 
 def test_payouts_csv_becomes_bonus_lines(tmp_path: Path) -> None:

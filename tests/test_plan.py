@@ -9,8 +9,9 @@ from typing import Any
 
 import orjson
 
-from turkbatch import engine, jobs, plan_text
+from turkbatch import engine, jobs
 from turkbatch import plan as planning
+from turkbatch.cli import render
 from turkbatch.client import ClientSettings
 from turkbatch.journal import Journal
 from turkbatch.plan import Expansion, survey
@@ -170,7 +171,7 @@ def test_expansion_hook(tmp_path: Path) -> None:
     assert p.by_op["NotifyWorkers"].to_send == 3 and p.by_op["ApproveAssignment"].to_send == 0
     assert "mechanicalturk:ListAssignmentsForHIT" in p.iam
     assert "ListAssignmentsForHIT" in next(f for f in p.findings if f.kind == "expansion").message
-    assert "1+?" not in plan_text.render(p) and "0+?" in plan_text.render(p)
+    assert "1+?" not in render.plan_text(p) and "0+?" in render.plan_text(p)
 
 
 def test_notify_workers_is_one_call_per_hundred() -> None:
@@ -196,7 +197,7 @@ def test_render_and_json(tmp_path: Path) -> None:
     job = write_job(tmp_path / "job.jsonl", [bonus(1, "2.50"), notify("A1")])
     p = plan_of(job)
     p.balance, p.endpoint = Decimal("2.00"), "http://sim"
-    text = plan_text.render(p, max_spend=Decimal("100"))
+    text = render.plan_text(p, max_spend=Decimal("100"))
     for part in (
         "SendBonus",
         "1 bonus $2.50 + MTurk fees $0.50",
@@ -210,7 +211,7 @@ def test_render_and_json(tmp_path: Path) -> None:
     record = json.loads(json.dumps(p.as_dict(max_spend=Decimal("100"))))
     assert record["to_spend"]["total"] == "3.00" and record["covered"] is False
     assert record["by_op"]["NotifyWorkers"]["recipients"] == 1 and record["refusals"]
-    confirm = plan_text.confirmation(p, "https://prod")
+    confirm = render.confirmation(p, "https://prod")
     assert "PRODUCTION" in confirm and "$3.00" in confirm and "$2.00" in confirm
 
 
@@ -232,7 +233,7 @@ async def test_engine_plan_says_why_there_is_no_balance(tmp_path: Path) -> None:
     client = ClientSettings(endpoint_url="http://127.0.0.1:9", connect_timeout=1.0)
     p = await engine.plan(job, engine.Settings(client=client))
     assert p.balance is None and p.balance_error
-    assert "balance: unknown" in plan_text.render(p)
+    assert "balance: unknown" in render.plan_text(p)
 
 
 def test_repeats_are_reported_exactly_in_a_big_job(tmp_path: Path) -> None:

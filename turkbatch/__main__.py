@@ -10,7 +10,7 @@ def console() -> int:
     # (A SIGINT ignored by whoever started us, as for a background job, stays ignored.)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-    from turkbatch.cli import main
+    from turkbatch.cli.main import main
 
     return main()
 

@@ -1,5 +1,6 @@
 """
-``turkbatch job from-csv``: turn a spreadsheet (CSV) into a job file, validating as it goes.
+A spreadsheet (CSV) turned into job lines, validating as it goes: the conversion behind
+``turkbatch job from-csv`` (its command line is :mod:`turkbatch.cli.job`).
 
 Each data row becomes one job line for ``--op`` (NotifyWorkers rows become one line per
 distinct Subject and MessageText, listing every row's worker). Columns are matched to API
@@ -16,21 +17,14 @@ ways is an error, and the layout's own RequesterFeedback column (MTurk's record 
 feedback) is not read.
 
 Rows are numbered as a spreadsheet shows them (the header is row 1). Every row is
-validated exactly like a job line; any bad row is reported as ``FILE:ROW: message`` and
-nothing is written (exit 2). Otherwise the JSONL goes to ``--to`` (replaced
-atomically) or standard output (exit 0).
+validated exactly like a job line before any is written: any bad row is reported, in
+a :class:`~turkbatch.errors.JobError`, as ``FILE:ROW: message``.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import csv
-import os
 import re
-import shutil
-import sys
-import tempfile
 from array import array
 from collections import deque
 from collections.abc import Iterator, Mapping
@@ -40,50 +34,12 @@ from typing import IO, Any, Final
 
 import orjson
 
-from turkbatch import columns, jobs, options
+from turkbatch import columns, jobs
 from turkbatch.columns import Columns, Row
-from turkbatch.errors import JobError, LineError, UsageError
+from turkbatch.errors import JobError, LineError
 from turkbatch.wording import counted
 
-__all__ = ["Report", "Spec", "add_parser", "convert", "run"]
-
-DESCRIPTION: Final = """\
-Turn a spreadsheet (CSV) into a job file, checking every row as a job line.
-
-Each data row becomes one job line for --op (NotifyWorkers rows become one line per
-distinct Subject and MessageText, listing every row's worker). Columns map to API
-parameters by name, ignoring case, spaces, _ and - ("Bonus Amount" is BonusAmount);
---map COLUMN=PARAM maps any other column, --set PARAM=VALUE fills the rows whose own
-cell is missing or empty, and --skip-empty PARAM skips them instead. Other columns are
-ignored. Cells are typed as the API wants them (numbers, true/false, lists split on
-commas, semicolons or spaces); a leading $ on an amount is dropped.
-
-In MTurk's batch-results CSV (AssignmentId, Approve, Reject, Answer.* ...), --op
-ApproveAssignment takes the rows marked in Approve, and --op RejectAssignment the rows
-with text in Reject, sent as RequesterFeedback; a row marked both ways is an error.
-
-Rows are numbered as a spreadsheet shows them (the header is row 1). A bad row is
-reported as FILE:ROW: message and nothing is written; otherwise the job goes to --to
-(replaced atomically) or standard output.
-"""
-JOB_EXAMPLES: Final = """\
-examples:
-  turkbatch job from-csv payouts.csv --op SendBonus --to payouts.jsonl
-  turkbatch job from-csv --help                   columns, batch results, every flag
-
-exit codes: 0 written, 2 bad rows or usage (nothing written)
-"""
-EXAMPLES: Final = """\
-examples:
-  turkbatch job from-csv payouts.csv --op SendBonus --set Reason="Thanks!" --to payouts.jsonl
-  turkbatch job from-csv results.csv --op ApproveAssignment --set RequesterFeedback="Great"
-  turkbatch job from-csv results.csv --op RejectAssignment --to rejections.jsonl
-  turkbatch job from-csv people.csv --op NotifyWorkers --map "Worker ID=WorkerIds" \\
-      --set Subject="New study" --set MessageText="..."
-  turkbatch job from-csv bonuses.csv --op SendBonus --skip-empty BonusAmount --delimiter ';'
-
-exit codes: 0 written, 2 bad rows or usage (nothing written)
-"""
+__all__ = ["Report", "Spec", "convert", "why_skipped"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -235,7 +191,8 @@ def _checked(path: Path, spec: Spec, max_errors: int) -> Report:
         jobs.check_items(valid(), source=str(path), max_errors=max_errors)
     except JobError as exc:
         if not numbers and not total:
-            message = f"no rows to convert ({report.skipped:,} skipped: {_skipped(spec, report)})"
+            why = why_skipped(spec, report)
+            message = f"no rows to convert ({report.skipped:,} skipped: {why})"
             raise JobError(str(path), [LineError(line=report.rows + 1, message=message)]) from None
         if numbers:  # (with no record at all, its one error is "no operations")
             total += exc.total
@@ -309,161 +266,8 @@ def convert(path: Path, spec: Spec, out: IO[bytes], *, max_errors: int = 50) -> 
     return report
 
 
-def add_parser(commands: Any) -> argparse.ArgumentParser:
-    """
-    Add the ``job`` command (subcommand ``from-csv``) to ``commands``.
-
-    Returns:
-        The ``job`` parser.
-    """
-    job: argparse.ArgumentParser = commands.add_parser(
-        "job",
-        help="make job files (from-csv)",
-        description="Make job files: job from-csv turns a spreadsheet into one.",
-        epilog=JOB_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sub = job.add_subparsers(dest="job_command", metavar="SUBCOMMAND", required=True)
-    p = sub.add_parser(
-        "from-csv",
-        help="turn a CSV (payouts, MTurk batch results) into a job file",
-        description=DESCRIPTION,
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("csv_file", type=Path, metavar="FILE", help="the CSV file (UTF-8)")
-    p.add_argument("--op", dest="csv_op", required=True, metavar="OPERATION", help="e.g. SendBonus")
-    p.add_argument(
-        "--map",
-        dest="csv_map",
-        type=_pair,
-        action="append",
-        default=[],
-        metavar="COLUMN=PARAM",
-        help="read PARAM from COLUMN (repeatable)",
-    )
-    p.add_argument(
-        "--set",
-        dest="csv_set",
-        type=_pair,
-        action="append",
-        default=[],
-        metavar="PARAM=VALUE",
-        help="PARAM for every row whose own cell is missing or empty (repeatable)",
-    )
-    p.add_argument(
-        "--to",
-        dest="csv_output",
-        type=Path,
-        metavar="JOB",
-        help="write the job file JOB (default: standard output)",
-    )
-    p.add_argument(
-        "--skip-empty",
-        dest="csv_skip_empty",
-        action="append",
-        default=[],
-        metavar="PARAM",
-        help="skip the rows whose PARAM cell is empty (a bonus column left blank for the "
-        "workers who get none), instead of refusing them (repeatable)",
-    )
-    p.add_argument(
-        "--delimiter",
-        dest="csv_delimiter",
-        type=_delimiter,
-        metavar="C",
-        help="field separator (default: a comma, or a tab for .tsv)",
-    )
-    options.connection_options(p, suppress=True)
-    options.output_options(
-        p, suppress=True, hint="; the job is JSON Lines either way: write it to a file with --to"
-    )
-    return job
-
-
-def _delimiter(text: str) -> str:
-    """One character; ``tab`` (or ``\\t``) for a tab."""
-    value = "\t" if text in ("tab", "\\t", "\t") else text
-    if len(value) != 1:
-        raise argparse.ArgumentTypeError(f"must be one character (or tab), not {text!r}")
-    return value
-
-
-def _pair(text: str) -> tuple[str, str]:
-    name, sep, value = text.partition("=")
-    if not sep or not name.strip():
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, not {text!r}")
-    return name.strip(), value
-
-
-def run(args: argparse.Namespace) -> int:
-    """
-    Run ``job from-csv`` with parsed arguments.
-
-    Returns:
-        0 when the job file was written, 2 for bad rows or usage (nothing written).
-    """
-    spec = Spec(
-        op=args.csv_op,
-        columns=dict(args.csv_map),
-        constants=dict(args.csv_set),
-        delimiter=args.csv_delimiter,
-        skip_empty=tuple(args.csv_skip_empty),
-    )
-    target: Path | None = args.csv_output
-    try:
-        if target is None:
-            with tempfile.TemporaryFile() as buffer:
-                report = convert(args.csv_file, spec, buffer)
-                buffer.seek(0)
-                shutil.copyfileobj(buffer, sys.stdout.buffer)
-                sys.stdout.flush()
-        else:
-            report = _write(args.csv_file, spec, target)
-    except JobError as exc:
-        print(exc.render(), file=sys.stderr)
-        print(f"turkbatch: {args.csv_file}: nothing written", file=sys.stderr)
-        return 2
-    except UsageError as exc:
-        print(f"turkbatch: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"turkbatch: {exc.filename or args.csv_file}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    _summarise(args.csv_file, spec, report, target)
-    return 0
-
-
-def _write(source: Path, spec: Spec, target: Path) -> Report:
-    """Convert into a temporary file beside ``target``, then rename it over ``target``."""
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            report = convert(source, spec, out)
-        os.replace(name, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(name)
-        raise
-    return report
-
-
-def _skipped(spec: Spec, report: Report) -> str:
+def why_skipped(spec: Spec, report: Report) -> str:
     """Why rows were skipped: not marked for review, or an empty ``--skip-empty`` cell."""
     why = [f"not marked {report.marks}"] if report.marks else []
     why += [f"no {name}" for name in spec.skip_empty]
     return " or ".join(why) or "empty"
-
-
-def _summarise(source: Path, spec: Spec, report: Report, target: Path | None) -> None:
-    where = str(target) if target else "standard output"
-    skipped = ""
-    if report.skipped:
-        skipped = f"; {report.skipped:,} skipped ({_skipped(spec, report)})"
-    print(
-        f"turkbatch: {source}: {counted(report.rows, 'row')} → "
-        f"{counted(report.lines, f'{report.op} line')} in {where}{skipped}",
-        file=sys.stderr,
-    )
-    if report.ignored:
-        print(f"turkbatch: columns not used: {', '.join(report.ignored)}", file=sys.stderr)

@@ -3,7 +3,7 @@ What ``turkbatch verify`` finds: one :class:`Check` per payment, call or message
 and the :class:`Verification` that holds them all.
 
 Every view of a verification (text, ``--output json``, ``--report`` CSV, the exit code,
-the repay command) is built on these values, in :mod:`turkbatch.verify_cli`.
+the repay command) is built on these values, in :mod:`turkbatch.cli.verify`.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ the NotifyWorkers outcomes (MTurk keeps no record of messages) and the repay com
 Payouts are checked by :mod:`turkbatch.payouts`, everything else that MTurk records by
 :mod:`turkbatch.states`; operations with nothing to check against are *not checkable*,
 never verified. What is found is :mod:`turkbatch.verdict`; the command and its output are
-:mod:`turkbatch.verify_cli`. A call MTurk refuses for its item (an unknown id) is a
+:mod:`turkbatch.cli.verify`. A call MTurk refuses for its item (an unknown id) is a
 verdict; one that cannot be made at all (unreachable, credentials refused) stops verify
 with :class:`~turkbatch.errors.UsageError`.
 """

@@ -1,8 +1,8 @@
 """
 The command line's shared options and argument types: what every command's parser takes
-(connection, output, endpoint, guards, journal), how a value is checked, and how the
-global options become :class:`~turkbatch.client.ClientSettings`. ``cli`` and each command
-module import it; it imports none of them.
+(connection, output, endpoint, guards, journal), how a value is checked, how the global
+options become :class:`~turkbatch.client.ClientSettings`, and the help text they share.
+:mod:`turkbatch.cli.main` and each command module import it; it imports none of them.
 """
 
 from __future__ import annotations
@@ -27,6 +27,14 @@ Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 OUTPUT_FORMATS = ("text", "json")
 RAW = argparse.RawDescriptionHelpFormatter  # (help text whose examples keep their lines)
 HELP_WIDTH = 88
+EXIT_CODES = """
+exit codes: 0 all done, 1 some failed or the run stopped part-way, 2 invalid job, usage
+or setting (endpoint, credentials), or refused by a safety guard (nothing sent),
+3 journal locked/damaged/unwritable, 130 interrupted (run again)
+"""
+#: What ``turkbatch.cli.main`` says after an invalid job's errors (a parser default,
+#: ``invalid_job``, that a command may set): here, for the commands that would send.
+INVALID_NOTHING_SENT = "{path} is invalid; nothing was sent"
 
 
 def _amount(text: str) -> Decimal:

@@ -1,10 +1,15 @@
 """
-A plan for people: the text ``turkbatch plan`` prints, and the totals the production
-prompt shows before asking.
+What the commands print, besides their own tables: a plan for people (the text
+``turkbatch plan`` prints, and the totals the production prompt shows before asking),
+JSON on standard output, and what to do when its reader goes away.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import sys
 from decimal import Decimal
 
 from turkbatch.money import usd
@@ -12,10 +17,24 @@ from turkbatch.plan import MAX_SHOWN, OpPlan, Plan, spend_text
 from turkbatch.summary import table
 from turkbatch.wording import counted
 
-__all__ = ["confirmation", "render"]
+__all__ = ["confirmation", "plan_text", "print_json", "reader_gone"]
 
 
-def render(plan: Plan, *, max_spend: Decimal | None = None) -> str:
+def print_json(value: object) -> None:
+    """Print ``value`` as indented JSON on standard output."""
+    print(json.dumps(value, indent=2))
+
+
+def reader_gone() -> None:
+    """
+    Point standard output at /dev/null: its reader went away (``| head``) with what it
+    wanted, and the interpreter's last flush should not complain either.
+    """
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def plan_text(plan: Plan, *, max_spend: Decimal | None = None) -> str:
     """Return a plan for people: operations, money, balance, IAM actions, warnings."""
     journal = "none yet" if not plan.journal_found else "found"
     out = [f"plan for {plan.job} (journal {plan.journal}: {journal})", ""]

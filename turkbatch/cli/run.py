@@ -1,27 +1,13 @@
 """
-The command line: parse, build settings, configure logging, call the engine, map exit codes.
-
-Commands: ``run`` (send a job), ``plan`` (what it would do and cost), ``status`` and
-``report`` (read a journal), ``policy`` (the IAM policy a job needs), ``skeleton`` (a
-sample job line), ``job from-csv`` (a job from a spreadsheet), ``sim`` (the simulator).
-AWS-CLI-style global options (``--profile``, ``--region``, ``--endpoint-url``,
-``--ca-bundle``, ``--no-verify-ssl``, ``--cli-connect-timeout``, ``--cli-read-timeout``,
-``--debug``, ``--output``) go before or after any command, with the AWS CLI's meanings.
-
-Exit codes: 0 every operation done · 1 some operations failed, or a run stopped part-way ·
-2 invalid job, usage or setting (endpoint, credentials), or a safety guard refused;
-nothing sent · 3 the journal is locked, damaged or unwritable · 130 interrupted (run the
-same command again to resume). Nothing a user can type ends in a traceback.
+``turkbatch run JOB``: its options, the :class:`~turkbatch.settings.Settings` they make,
+the production prompt, and the summary it prints (the exit code is the summary's).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import shlex
-import signal
 import sys
 from collections.abc import Callable
 from functools import partial
@@ -30,14 +16,13 @@ from typing import Any
 
 import anyio
 
-from turkbatch import __version__, engine, inputs, logs, payments, plan_text, progress
+from turkbatch import engine, inputs, logs, payments, progress
 from turkbatch import plan as planning
 from turkbatch import settings as defaults
-from turkbatch.client import PRODUCTION_URL, SANDBOX_URL
-from turkbatch.errors import JobError, JournalError, Refused, SettingError, UsageError
-from turkbatch.limits import MIN_RATE
-from turkbatch.options import (
-    RAW,
+from turkbatch.cli import render
+from turkbatch.cli.options import (
+    EXIT_CODES,
+    INVALID_NOTHING_SENT,
     Commands,
     client_settings,
     connection_options,
@@ -51,33 +36,13 @@ from turkbatch.options import (
     seconds_arg,
     subcommand,
 )
-from turkbatch.summary import ExitCode
+from turkbatch.client import PRODUCTION_URL, SANDBOX_URL
+from turkbatch.errors import UsageError
+from turkbatch.limits import MIN_RATE
 
-EXIT_CODES = """
-exit codes: 0 all done, 1 some failed or the run stopped part-way, 2 invalid job, usage
-or setting (endpoint, credentials), or refused by a safety guard (nothing sent),
-3 journal locked/damaged/unwritable, 130 interrupted (run again)
-"""
-TOP_EXAMPLES = """\
-examples:
-  turkbatch run jobs/demo.jsonl --sim            try the demo job on the embedded simulator
-  turkbatch plan payouts.jsonl --sim             what a job would do and cost
-  turkbatch run payouts.jsonl --endpoint-url http://127.0.0.1:8443
-  turkbatch status payouts.journal.jsonl         where a job stands
-Global options work before or after the command, as in the AWS CLI.
-turkbatch COMMAND --help explains each command, with examples.
-"""
-SIM_EXAMPLES = """\
-examples:
-  turkbatch sim --port 0                          prints its URL on the first line
-  turkbatch sim --port 8443 --world jobs/world.example.json
-  turkbatch sim --port 0 --fault-rate 0.05 --lost-rate 0.01 --seed 7
-  turkbatch run payouts.jsonl --endpoint-url http://127.0.0.1:8443
-Admin API (never throttled, faulted or counted): GET /_turkbatch/health, ledger,
-counters; GET/POST faults, clock; POST reset, world.
-exit codes: 0 stopped by SIGINT/SIGTERM, 2 usage or a bad world file
-"""
-RUN_EXAMPLES = (
+__all__ = ["add_parser", "command"]
+
+EXAMPLES = (
     """\
 examples:
   turkbatch run jobs/demo.jsonl --sim              try a job on the embedded simulator
@@ -94,51 +59,17 @@ an available balance that does not cover bonuses + MTurk's fees.
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser for every subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="turkbatch",
-        description="Bulk Amazon Mechanical Turk requester operations from a JSONL job, "
-        "resumable and exactly once.",
-        epilog=TOP_EXAMPLES + EXIT_CODES,
-        formatter_class=RAW,
-    )
-    parser.add_argument("--version", action="version", version=f"turkbatch {__version__}")
-    connection_options(parser, suppress=False)
-    output_options(parser, suppress=False)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    _add_run(commands)
-    from turkbatch import commands as others
-
-    others.register(commands)
-    from turkbatch import csvjob
-
-    csvjob.add_parser(commands).set_defaults(handler=csvjob.run)
-    from turkbatch import verify_cli
-
-    verify_cli.add_parser(commands)
-    from turkbatch.sim import cli as sim_cli
-
-    sim = sim_cli.add_parser(commands)
-    sim.formatter_class, sim.epilog = RAW, SIM_EXAMPLES
-    connection_options(sim, suppress=True)
-    output_options(sim, suppress=True)
-    return parser
-
-
-# --- options ----------------------------------------------------------------------------
-
-
-def _add_run(commands: Commands) -> None:
+def add_parser(commands: Commands) -> argparse.ArgumentParser:
+    """Add ``turkbatch run`` to the command line."""
     run = subcommand(
         commands,
         "run",
         help="run a job file (validates it all first; resumes from its journal)",
         description="Validate a JSONL job file, then run every operation in it through "
         "rate-limited concurrent MTurk calls, journaling each outcome.",
-        epilog=RUN_EXAMPLES,
+        epilog=EXAMPLES,
     )
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=command, invalid_job=INVALID_NOTHING_SENT)
     run.add_argument("job", help="the JSONL job file")
     endpoint_options(run)
     run.add_argument(
@@ -230,63 +161,7 @@ def _add_run(commands: Commands) -> None:
         "--log-file", type=Path, metavar="PATH", help="also write JSON log lines here (mode 0600)"
     )
     output_options(run, suppress=True)
-
-
-# --- running them -----------------------------------------------------------------------
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line and return the exit code."""
-    try:
-        return _main(argv)
-    except BrokenPipeError:
-        # The reader went away (``| head``): it has what it wanted. Point standard output
-        # at /dev/null so the interpreter's last flush does not complain either.
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return ExitCode.OK
-    except KeyboardInterrupt:
-        print("\nturkbatch: interrupted; nothing is lost", file=sys.stderr)
-        return ExitCode.INTERRUPTED
-
-
-def _main(argv: list[str] | None) -> int:
-    args = build_parser().parse_args(argv)
-    if signal.getsignal(signal.SIGINT) is signal.SIG_DFL:  # (set by turkbatch.__main__)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    if args.command == "sim":
-        from turkbatch.sim import cli as sim_cli
-
-        if args.debug:
-            logs.configure(level="debug")
-        return sim_cli.run(args)
-    handler: Callable[[argparse.Namespace], int] = args.handler
-    args.argv = argv  # for run's "resume with" line
-    try:
-        return handler(args)
-    except JobError as exc:
-        print(exc.render(), file=sys.stderr)
-        sent = "; nothing was sent" if args.command in ("run", "plan") else ""
-        print(f"turkbatch: {exc.path} is invalid{sent}", file=sys.stderr)
-    except SettingError as exc:
-        print(f"turkbatch: {exc}", file=sys.stderr)
-        print("turkbatch: nothing was sent", file=sys.stderr)
-    except Refused as exc:
-        print("turkbatch: refused; nothing was sent:", file=sys.stderr)
-        print("\n".join(f"  - {r}" for r in exc.reasons), file=sys.stderr)
-    except UsageError as exc:
-        print(f"turkbatch: {exc}", file=sys.stderr)
-    except JournalError as exc:
-        print(f"turkbatch: journal error: {exc}", file=sys.stderr)
-        return ExitCode.JOURNAL
-    except FileNotFoundError as exc:
-        print(f"turkbatch: {exc.filename}: no such file", file=sys.stderr)
-    except BrokenPipeError:
-        raise
-    except OSError as exc:  # a file the command cannot read or write (permissions, say)
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"turkbatch: {where}{exc.strerror or exc}", file=sys.stderr)
-    return ExitCode.USAGE
+    return run
 
 
 def _settings(args: argparse.Namespace, bar: progress.Bar | None) -> engine.Settings:
@@ -326,13 +201,14 @@ def _settings(args: argparse.Namespace, bar: progress.Bar | None) -> engine.Sett
 
 def _confirm(plan: planning.Plan) -> bool:
     """Show the plan's totals on the terminal and ask: the production prompt."""
-    sys.stderr.write(plan_text.confirmation(plan, plan.endpoint or PRODUCTION_URL))
+    sys.stderr.write(render.confirmation(plan, plan.endpoint or PRODUCTION_URL))
     sys.stderr.write("\nType 'yes' to go on: ")
     sys.stderr.flush()
     return sys.stdin.readline().strip().lower() == "yes"
 
 
-def _run(args: argparse.Namespace) -> int:
+def command(args: argparse.Namespace) -> int:
+    """``turkbatch run JOB``: run the job; the exit code is its summary's."""
     inputs.check_job(args.job)
     if args.journal is not None:
         inputs.check_journal(args.journal, may_be_missing=True)
@@ -364,13 +240,12 @@ def _run(args: argparse.Namespace) -> int:
         else:
             print(summary.render(), flush=True)
     except BrokenPipeError:  # the reader went away: the run's outcome is the exit code
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        render.reader_gone()
     if summary.interrupted:
         argv = args.argv if args.argv is not None else sys.argv[1:]
-        command = " ".join(shlex.quote(a) for a in argv)
+        again = " ".join(shlex.quote(a) for a in argv)
         print(
-            f"\ninterrupted: nothing is lost. Resume with: {invocation()} {command}",
+            f"\ninterrupted: nothing is lost. Resume with: {invocation()} {again}",
             file=sys.stderr,
         )
     return summary.exit_code

@@ -22,8 +22,9 @@ from typing import Any, Final, TextIO
 
 import anyio
 
-from turkbatch import inputs, logs, options, progress
+from turkbatch import inputs, logs, progress
 from turkbatch import settings as defaults
+from turkbatch.cli import options
 from turkbatch.client import DEFAULT_REGION, SANDBOX_URL
 from turkbatch.errors import UsageError
 from turkbatch.money import parse, usd
