@@ -6,7 +6,7 @@ state, counts operations and calls by type, what is already done, what a run wou
 the money it would move (bonuses and HIT rewards, each with MTurk's fees), the bonuses
 above the typo guard, and (with ``details``) the warnings a careful requester wants:
 an assignment bonused on several lines, a worker messaged more than once. ``turkbatch
-plan`` prints the result (:mod:`turkbatch.plan_text`, :meth:`Plan.as_dict`), and
+plan`` prints the result (:mod:`turkbatch.cli.render`, :meth:`Plan.as_dict`), and
 ``run``'s pre-flight guards use :meth:`Plan.refusals` on the same numbers.
 
 Bulk expansions (one line becoming many calls) plug in through ``expand``: a hook that

@@ -28,9 +28,10 @@ def add_parser(commands: options.Commands) -> argparse.ArgumentParser:
         commands,
         "report",
         help="one row per operation (per worker for messages): the payment record",
-        description="Write one row per operation of a journal's job (one per worker for "
-        "NotifyWorkers): outcome, error, request id, token and time, with the bonus's "
-        "worker, assignment, amount, MTurk's fee and reason.",
+        description="Write one row per API call of a journal's job, in job line order (one "
+        "per worker for NotifyWorkers; a bulk line's calls under it): outcome, error, "
+        "request id, token and time, with the worker, assignment, qualification request, "
+        "HIT or type each call acted on, and a bonus's amount, MTurk's fee and reason.",
         epilog=EXAMPLES,
     )
     p.add_argument("journal", type=Path, help="the journal file")

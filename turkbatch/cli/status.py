@@ -25,9 +25,11 @@ def add_parser(commands: options.Commands) -> argparse.ArgumentParser:
         commands,
         "status",
         help="where a running or finished job stands, from its journal",
-        description="Show a journal's job, its last run (running, finished, or stopped "
-        "without closing), done/failed/in-doubt counts and bonuses paid. Safe while the "
-        "job runs: the journal is only read.",
+        description="Show a journal's job, its last run (running; finished, interrupted or "
+        "stopped early; or crashed without closing the journal), its API calls by "
+        "operation (done, already done, reconciled, counted, failed, in doubt), the job's "
+        "calls against them as `turkbatch plan` counts them, and bonuses paid. Safe while "
+        "the job runs: the journal is only read.",
         epilog=EXAMPLES,
     )
     p.add_argument("journal", type=Path, help="the journal file")
