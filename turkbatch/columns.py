@@ -24,9 +24,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import botocore.loaders
-import botocore.model
-
 from turkbatch import bulk, diagnosis, legacy, schema
 from turkbatch.errors import UsageError
 
@@ -114,12 +111,8 @@ def _norm(name: str) -> str:
 @functools.cache
 def _shapes(op: str) -> dict[str, str]:
     """Return parameter → botocore shape type of an operation's input."""
-    loader = botocore.loaders.create_loader()
-    model = botocore.model.ServiceModel(
-        loader.load_service_model("mturk", "service-2", api_version=schema.API_VERSION)
-    )
     out: dict[str, str] = {}
-    for name, shape in model.operation_model(op).input_shape.members.items():
+    for name, shape in schema.model().operation_model(op).input_shape.members.items():
         nested = shape.type_name == "list" and shape.member.type_name == "structure"
         out[name] = "structure" if nested else shape.type_name
     return out

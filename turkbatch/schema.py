@@ -38,6 +38,7 @@ __all__ = [
     "amount_hint",
     "format_path",
     "input_members",
+    "model",
     "operations",
     "validate",
     "validator",
@@ -420,8 +421,8 @@ _model: botocore.model.ServiceModel | None = None
 _compiled: dict[tuple[str, bool], _Check] = {}
 
 
-def _service() -> Any:
-    """Load botocore's MTurk model once."""
+def model() -> Any:
+    """Return botocore's MTurk service model, loaded once: every module asks here."""
     global _model
     if _model is None:
         data = botocore.loaders.create_loader().load_service_model(
@@ -433,7 +434,7 @@ def _service() -> Any:
 
 def operations() -> tuple[str, ...]:
     """Return the names of MTurk's 39 operations, sorted."""
-    return tuple(sorted(_service().operation_names))
+    return tuple(sorted(model().operation_names))
 
 
 def input_members(operation: str) -> tuple[str, ...]:
@@ -447,9 +448,9 @@ def input_members(operation: str) -> tuple[str, ...]:
 
 
 def _input_shape(operation: str) -> Any:
-    if operation not in _service().operation_names:
+    if operation not in model().operation_names:
         raise KeyError(operation)
-    return _service().operation_model(operation).input_shape
+    return model().operation_model(operation).input_shape
 
 
 def validator(

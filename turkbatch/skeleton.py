@@ -11,15 +11,11 @@ deterministic one for each line (give your own only to override it).
 
 from __future__ import annotations
 
-import functools
 from difflib import get_close_matches
 from typing import Any, Final
 
-import botocore.loaders
-import botocore.model
-
+from turkbatch import schema
 from turkbatch.catalog import OPERATIONS, TOKEN_OPERATIONS
-from turkbatch.schema import API_VERSION
 
 __all__ = ["MAX_DEPTH", "UnknownOperation", "required_members", "skeleton", "suggest"]
 
@@ -100,7 +96,7 @@ def skeleton(operation: str, *, required_only: bool = False) -> dict[str, Any]:
         hint = suggest(operation)
         more = f"; did you mean '{hint}'?" if hint else " (turkbatch skeleton lists them)"
         raise UnknownOperation(f"unknown operation '{operation}'{more}")
-    shape = _model().operation_model(operation).input_shape
+    shape = schema.model().operation_model(operation).input_shape
     line: dict[str, Any] = {"op": operation}
     line.update(_structure(shape, 0, required_only=required_only))
     if operation in TOKEN_OPERATIONS:
@@ -115,16 +111,9 @@ def required_members(operation: str) -> tuple[str, ...]:
     Raises:
         KeyError: ``operation`` is not an MTurk operation.
     """
-    return tuple(_model().operation_model(operation).input_shape.required_members)
+    return tuple(schema.model().operation_model(operation).input_shape.required_members)
 
 
-@functools.cache
-def _model() -> Any:
-    """Load botocore's MTurk model (once)."""
-    data = botocore.loaders.create_loader().load_service_model(
-        "mturk", "service-2", api_version=API_VERSION
-    )
-    return botocore.model.ServiceModel(data, service_name="mturk")
 
 
 def _structure(shape: Any, depth: int, *, required_only: bool = False) -> dict[str, Any]:
