@@ -499,13 +499,14 @@ def _model(recs: list[dict[str, Any]]) -> tuple[set[str], set[str], dict[str, in
     recs=st.lists(_RECORD, max_size=30),
     cut=st.integers(min_value=0),
     junk=st.binary(max_size=40).filter(lambda b: b"\n" not in b),
-    chunk=st.sampled_from([1, 7, 64, replay_module._CHUNK]),
+    chunk=st.sampled_from([1, 7, 64, replay_module.CHUNK]),
 )
 def test_any_torn_prefix_replays_as_its_complete_records(
     recs: list[dict[str, Any]], cut: int, junk: bytes, chunk: int
 ) -> None:
     """
-    Cut a journal anywhere and add junk: replay never raises, and equals the model.
+    Cut a journal anywhere and add junk: replay never raises, and equals the model; the
+    views' replay (with detail) says the same, and counts each call once by its last word.
 
     Replay reads in chunks; tiny ones put chunk boundaries inside every line.
     """
@@ -517,16 +518,23 @@ def test_any_torn_prefix_replays_as_its_complete_records(
     with tempfile.TemporaryDirectory() as tmp:
         p = Path(tmp, "j.jsonl")
         p.write_bytes(head + torn)
-        default, replay_module._CHUNK = replay_module._CHUNK, chunk
+        fd = os.open(p, os.O_RDONLY)
         try:
-            state = Journal.read(p)
+            state, _ = replay_module.replay(fd, str(p), chunk=chunk)
+            viewed, _ = replay_module.replay(fd, str(p), chunk=chunk, detail=True)
         finally:
-            replay_module._CHUNK = default
+            os.close(fd)
     done_keys, failed_keys, in_doubt = _model(recs[:complete])
-    assert state.records == complete
-    assert state.torn_tail == bool(torn)
-    assert state.done == done_keys and set(state.failed) == failed_keys
-    assert {k: r.line for k, r in state.in_doubt.items()} == in_doubt
+    for s in (state, viewed):
+        assert s.records == complete
+        assert s.torn_tail == bool(torn)
+        assert s.done == done_keys and set(s.failed) == failed_keys
+        assert {k: r.line for k, r in s.in_doubt.items()} == in_doubt
+    assert viewed.detail is not None
+    total = viewed.detail.total()
+    assert total.finished == len(done_keys) and total.failed == len(failed_keys)
+    assert total.in_doubt == len(in_doubt)
+    assert set(viewed.detail.final) >= done_keys | failed_keys | set(in_doubt)
 
 
 async def test_a_withdrawn_intent_is_no_longer_in_doubt(path: Path) -> None:

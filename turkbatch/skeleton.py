@@ -114,8 +114,6 @@ def required_members(operation: str) -> tuple[str, ...]:
     return tuple(schema.model().operation_model(operation).input_shape.required_members)
 
 
-
-
 def _structure(shape: Any, depth: int, *, required_only: bool = False) -> dict[str, Any]:
     required = list(shape.required_members)
     names = required + [n for n in shape.members if n not in required and not required_only]

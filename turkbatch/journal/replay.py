@@ -54,7 +54,8 @@ __all__ = [
     "replay",
 ]
 
-_CHUNK = 1 << 18  # replay reads 256 KiB at a time: per-chunk costs vanish, and so do its lines
+CHUNK: Final = 1 << 18
+"""Bytes replay reads at a time (256 KiB): per-chunk costs vanish, and so do its lines."""
 _BYTES_PER_KEY = 256  # journal bytes per done key (an intent and a done), to size the done set
 _PLAIN_PAY: Final = len(PAY_PREFIX) + PID_LENGTH  # "pay:" and a payment id, no "#n"
 _Intents = dict[str, tuple[dict[str, Any], int, int]]  # key → (intent record, line, offset)
@@ -275,7 +276,9 @@ class JournalState:
         return all(r.keys == keys and r.job == digest for r in self.runs)
 
 
-def replay(fd: int, path: str, *, detail: bool = False) -> tuple[JournalState, int]:
+def replay(
+    fd: int, path: str, *, detail: bool = False, chunk: int = CHUNK
+) -> tuple[JournalState, int]:
     """
     Fold the journal open on ``fd`` into a state, with the cyclic GC paused.
 
@@ -286,6 +289,7 @@ def replay(fd: int, path: str, *, detail: bool = False) -> tuple[JournalState, i
         fd: the journal, open for reading.
         path: its name, for messages.
         detail: also fold what the views need (:class:`Detail`).
+        chunk: bytes to read at a time (:data:`CHUNK`).
 
     Returns:
         The state, and the byte offset where the complete records end.
@@ -297,7 +301,7 @@ def replay(fd: int, path: str, *, detail: bool = False) -> tuple[JournalState, i
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _fold(fd, path, Detail() if detail else None)
+        return _fold(fd, path, Detail() if detail else None, chunk)
     except OSError as exc:
         raise JournalError(f"cannot read journal {path}: {exc.strerror}") from exc
     finally:
@@ -305,7 +309,7 @@ def replay(fd: int, path: str, *, detail: bool = False) -> tuple[JournalState, i
             gc.enable()
 
 
-def _fold(fd: int, path: str, view: Detail | None) -> tuple[JournalState, int]:
+def _fold(fd: int, path: str, view: Detail | None, chunk_size: int) -> tuple[JournalState, int]:
     """Do :func:`replay`'s work: one tight loop over 256 KiB chunks split into lines."""
     size = os.fstat(fd).st_size
     state = JournalState(done=KeySet(expected=size // _BYTES_PER_KEY), detail=view)
@@ -316,7 +320,7 @@ def _fold(fd: int, path: str, view: Detail | None) -> tuple[JournalState, int]:
     done_add, intents_pop, loads = done.add, intents.pop, orjson.loads
     n, offset, carry, at, start = 0, 0, b"", 0, 0  # at: where the next line starts
     while offset < size:
-        chunk = os.pread(fd, min(_CHUNK, size - offset), offset)
+        chunk = os.pread(fd, min(chunk_size, size - offset), offset)
         if not chunk:  # the file shrank under a reader; what was read is all there is
             break
         offset += len(chunk)
