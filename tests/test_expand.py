@@ -149,7 +149,9 @@ def test_counts_for_plan() -> None:
     with pytest.raises(ValueError, match="ListAssignmentsForHIT"):
         count_static(listed)
     assert expand.plan_expansion(listed) == Expansion(calls=None, listing="ListAssignmentsForHIT")
-    assert expand.plan_expansion(notify_line) == Expansion(calls=3)
+    planned = expand.plan_expansion(notify_line)
+    assert planned.calls == 3 and planned.children is not None
+    assert list(planned.children()) == [call.key for call in expand_static(notify_line)]
     with pytest.raises(ValueError):
         list(expand_static(listed))
 

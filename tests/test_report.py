@@ -212,3 +212,66 @@ def test_csv_cells_a_spreadsheet_would_run_are_neutralised(tmp_path: Path) -> No
         [*base, "report", journal, "--format", "json"], capture_output=True, text=True
     )
     assert [row["reason"] for row in json.loads(as_json.stdout)] == reasons
+
+
+async def test_listed_calls_are_rows_under_their_line_naming_what_they_acted_on(
+    tmp_path: Path,
+) -> None:
+    """Approvals listed from a HITId and request rejections listed from a type: a row per
+    call, under its line, in job order, each naming its worker (and assignment, HIT,
+    request, type); a bonus-by-HIT line's payments under it too."""
+    world = {
+        "hits": [{"HITId": "3HITA", "Reward": "0.50", "MaxAssignments": 5}],
+        "assignments": [
+            {"AssignmentId": f"3ASA{n}", "WorkerId": f"A{n}W", "HITId": "3HITA"} for n in range(3)
+        ],
+        "qualification_types": [{"QualificationTypeId": "3QT", "Name": "q"}],
+        "qualification_requests": [
+            {
+                "QualificationRequestId": f"3QR{n}",
+                "QualificationTypeId": "3QT",
+                "WorkerId": f"A{n}R",
+            }
+            for n in range(2)
+        ],
+    }
+    job = tmp_path / "job.jsonl"
+    lines = [
+        {"op": "RejectQualificationRequest", "QualificationTypeId": "3QT", "Reason": "late"},
+        {"op": "ApproveAssignment", "HITId": "3HITA"},
+        {"barrier": True},
+        {"op": "SendBonus", "HITId": "3HITA", "BonusAmount": "0.10", "Reason": "all"},
+    ]
+    job.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in lines))
+    async with Simulator(world=World.from_dict(world, clock=Clock())) as sim:
+        settings = engine.Settings(client=ClientSettings(endpoint_url=sim.endpoint_url))
+        summary = await engine.run(job, settings)
+        assert summary.exit_code == 0, summary.render()
+        # The bonus line was listed before the approvals: run again to pay them.
+        assert (await engine.run(job, settings)).exit_code == 0
+    out = io.StringIO()
+    write_report(tmp_path / "job.journal.jsonl", out, fmt="jsonl")
+    rows = [json.loads(row) for row in out.getvalue().splitlines()]
+    assert [(r["line"], r["op"]) for r in rows] == [
+        (1, "RejectQualificationRequest"),
+        (1, "RejectQualificationRequest"),
+        (2, "ApproveAssignment"),
+        (2, "ApproveAssignment"),
+        (2, "ApproveAssignment"),
+        (4, "SendBonus"),
+        (4, "SendBonus"),
+        (4, "SendBonus"),
+    ]
+    assert all(r["outcome"] == "done" for r in rows)
+    rejections, approvals, bonuses = rows[:2], rows[2:5], rows[5:]
+    assert {(r["worker_id"], r["qualification_request_id"]) for r in rejections} == {
+        ("A0R", "3QR0"),
+        ("A1R", "3QR1"),
+    }
+    assert {r["qualification_type_id"] for r in rejections} == {"3QT"}
+    assert {(r["worker_id"], r["assignment_id"], r["hit_id"]) for r in approvals} == {
+        (f"A{n}W", f"3ASA{n}", "3HITA") for n in range(3)
+    }
+    assert {(r["worker_id"], r["assignment_id"], r["bonus_amount"]) for r in bonuses} == {
+        (f"A{n}W", f"3ASA{n}", "0.10") for n in range(3)
+    }

@@ -114,13 +114,19 @@ def _child(
     return Operation(line=parent.line, key=key, op=parent.op, params=params, on=on)
 
 
-#: The ids of a listed item that name what a call acts on beyond its own parameters.
-_NAMES: Final = ("WorkerId", "HITId", "QualificationTypeId")
+#: The ids of a listed item that name what a call acts on.
+_NAMES: Final = (
+    "WorkerId",
+    "AssignmentId",
+    "HITId",
+    "QualificationRequestId",
+    "QualificationTypeId",
+)
 
 
-def _acted_on(item: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, str] | None:
-    """Return a listed item's ids (worker, HIT, type) that the call's parameters lack."""
-    on = {n: v for n in _NAMES if n not in params and isinstance(v := item.get(n), str)}
+def _acted_on(item: Mapping[str, Any]) -> dict[str, str] | None:
+    """Return a listed item's ids: its own, its worker's, its HIT's or type's."""
+    on = {n: v for n in _NAMES if isinstance(v := item.get(n), str)}
     return on or None
 
 
@@ -298,7 +304,7 @@ async def expand_listed(
                 new += 1
                 who = {"WorkerId": item.get("WorkerId")} if paying else {}
                 call = {**who, spec.item: ident, **rest}
-                yield _child(op, ident, call, _acted_on(item, call))
+                yield _child(op, ident, call, _acted_on(item))
         log.debug("expand.pass", key=op.key, listing=listing, number=number, new=new)
         if not new:
             return

@@ -101,9 +101,9 @@ class Operation:
             :mod:`turkbatch.expand` turns into calls.
         filters: a listed bulk line's normalised filters (see :mod:`turkbatch.bulk`).
         dropped: repeated WorkerIds removed from a bulk line's ``WorkerIds``.
-        on: a call expanded from a listing: the ids of the item it acts on that its
-            parameters do not name (the worker of an assignment or request, its HIT or
-            type), for the journal to record and every view to name.
+        on: a call expanded from a listing: the ids of the item it acts on (an
+            assignment or request, its worker, its HIT or type), for the journal to
+            record and every view to name.
     """
 
     line: int

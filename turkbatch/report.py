@@ -123,7 +123,7 @@ def _rows(
         "error_code": err.get("code", ""),
         "error": err.get("message", ""),
     }
-    named = {**((final.on if final else None) or {}), **params}
+    named = {**params, **((final.on if final else None) or {})}
     for name, column in _OWN_COLUMNS.items():
         if name in named:
             row[column] = named[name]
@@ -165,9 +165,9 @@ def _calls(index: _Index, item: jobs.Operation) -> Iterator[tuple[str, Mapping[s
     elif item.bulk is Bulk.BONUSES:  # keyed by payment: found by their HIT, amount, reason
         for key in index.detail.hit_payments(item.params):
             yield key, None
-    elif item.bulk in LISTED:
+    elif item.bulk in LISTED:  # the line's parameters; the item's ids are in the outcome
         for key in index.children.pop(item.key, ()):
-            yield key, None
+            yield key, item.params
 
 
 def _job_rows(index: _Index, job: str) -> Iterator[dict[str, Any]]:
