@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from turkbatch import jobs, money, policy
+from turkbatch.catalog import BONUS_AMOUNTS, MONEY_OPERATIONS, PAYMENT_OPERATIONS, RECIPIENT_LIMITS
 from turkbatch.journal import JournalState
 from turkbatch.keyset import KeyMap
 from turkbatch.ledger import Decision, occurrence
@@ -68,18 +69,18 @@ Expander = Callable[[jobs.Operation], Expansion]
 """Say how many calls a line becomes (the bulk-expansion hook)."""
 
 _SINGLE: Final = Expansion(calls=1)
-#: WorkerIds per NotifyWorkers call (MTurk's limit).
-NOTIFY_CHUNK: Final = 100
 
 
 def single_call(op: jobs.Operation) -> Expansion:
     """
     The expansion of a job without listed bulk forms: every line is one call, but a
-    NotifyWorkers line is one call per 100 workers.
+    NotifyWorkers line is one call per 100 workers (its catalogued recipient limit).
     """
-    if op.op == "NotifyWorkers":
-        workers = len(op.params.get("WorkerIds") or ())
-        return Expansion(calls=max(1, -(-workers // NOTIFY_CHUNK)))
+    limited = RECIPIENT_LIMITS.get(op.op)
+    if limited is not None:
+        param, limit = limited
+        workers = len(op.params.get(param) or ())
+        return Expansion(calls=max(1, -(-workers // limit)))
     return _SINGLE
 
 
@@ -90,20 +91,9 @@ def price(op: jobs.Operation) -> Decimal | None:
     return None if spend.unknown else spend.total
 
 
-#: Money operations other than SendBonus.
-_PRICED: Final = frozenset(
-    {"CreateHIT", "CreateHITWithHITType", "CreateAdditionalAssignmentsForHIT"}
-)
-
-
 def _charge(spend: Spend, op: jobs.Operation) -> None:
     """Add what an operation costs to ``spend``."""
-    if op.op == "SendBonus":
-        spend.add_bonus(_amount(op.params["BonusAmount"]))
-    elif op.op == "CreateHIT":
-        spend.add_hit(money.parse(op.params["Reward"]), int(op.params.get("MaxAssignments", 1)))
-    elif op.op in _PRICED:  # the reward is the HIT type's, which the line does not state
-        spend.unknown += 1
+    spend.charge(op.op, op.params, _amount)
 
 
 @dataclass(slots=True)
@@ -380,7 +370,7 @@ def survey(
             p.calls += calls.calls
         if calls.listing:
             plan.listings.add(calls.listing)
-        pid = ledger_pid(key) if op == "SendBonus" and state else None
+        pid = ledger_pid(key) if op in PAYMENT_OPERATIONS and state else None
         if pid is not None and state is not None:  # a bonus: by the ledger, by what it pays
             decision = state.ledger.decide(pid, occurrence(key))
             p.done += decision is Decision.PAID
@@ -398,8 +388,9 @@ def survey(
                 p.in_doubt += 1
             sending = True
         p.to_send += sending
-        if op == "SendBonus" and item.bulk is None:  # (a bonus by HIT: priced once listed)
-            text = item.params["BonusAmount"]
+        amount = BONUS_AMOUNTS.get(op)
+        if amount is not None and item.bulk is None:  # (a bonus by HIT: priced once listed)
+            text = item.params[amount]
             job_bonuses.add(text)
             if sending:
                 bonuses.add(text)
@@ -409,12 +400,12 @@ def survey(
                         plan.over_limit.append((item.line, _amount(text)))
             if details:
                 bonused.add(str(item.params["AssignmentId"]), item.line, text)
-        elif op in _PRICED:
+        elif amount is None and op in MONEY_OPERATIONS:  # HIT rewards (cost maybe unknown)
             _charge(plan.job_spend, item)
             if sending:
                 _charge(plan.spend, item)
-        elif op == "NotifyWorkers":
-            workers = item.params.get("WorkerIds") or ()
+        elif (limited := RECIPIENT_LIMITS.get(op)) is not None:
+            workers = item.params.get(limited[0]) or ()
             p.recipients += len(workers)
             if details:
                 for worker in workers:

@@ -34,12 +34,13 @@ from turkbatch import settings as defaults
 from turkbatch.backoff import DEFAULT_MAX_ATTEMPTS, Backoff
 from turkbatch.bulk import Bulk
 from turkbatch.caller import Caller
+from turkbatch.catalog import PROOFS, Proof
 from turkbatch.client import ClientSettings, MTurkClient
 from turkbatch.errors import EndpointMismatch, OperationError, PermanentError, UsageError
 from turkbatch.journal import Journal, JournalState, check_endpoint, endpoint_id
 from turkbatch.ledger import payment_id
 from turkbatch.payouts import Assignments, identity_of, tally
-from turkbatch.states import BLOCKS, QUALIFICATIONS, REQUESTS, REVIEWS, States
+from turkbatch.states import States
 from turkbatch.summary import Snapshot, Summary
 from turkbatch.verdict import Check, Status, Verification
 
@@ -330,15 +331,5 @@ class _Checker:
 
 
 def _kind(op: str) -> str:
-    """Which checker takes an operation."""
-    if op == "SendBonus":
-        return "bonuses"
-    if op in REVIEWS:
-        return "reviews"
-    if op in QUALIFICATIONS:
-        return "quals"
-    if op in REQUESTS:
-        return "requests"
-    if op in BLOCKS:
-        return "blocks"
-    return "notify" if op == "NotifyWorkers" else "other"
+    """Which checker takes an operation: its proof in the catalog."""
+    return PROOFS.get(op, Proof.NONE).value
