@@ -18,6 +18,7 @@ requester says which way it goes (``--edited-payments``, :class:`EditedPayments`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -26,10 +27,19 @@ from typing import Final
 import orjson
 import structlog
 
+from turkbatch.catalog import PAYMENT_OPERATIONS
 from turkbatch.jobs import Barrier, Operation
 from turkbatch.journal import KEYS_VERSION, Journal, JournalState
 from turkbatch.keyset import KeySet
-from turkbatch.ledger import Decision, Ledger, Payment, normal_amount, occurrence, pid_of_key
+from turkbatch.ledger import (
+    PAYMENT_OP,
+    Decision,
+    Ledger,
+    Payment,
+    normal_amount,
+    occurrence,
+    pid_of_key,
+)
 from turkbatch.wording import counted
 
 log = structlog.get_logger()
@@ -46,6 +56,10 @@ __all__ = [
 
 #: Conflicts listed in full in a refusal; the rest are counted.
 SHOWN: Final = 10
+#: Finds a journal line naming a payment operation (cheaper than parsing every line).
+_PAYMENT_NAME: Final = re.compile(
+    b"|".join(re.escape(f'"{op}"'.encode()) for op in sorted(PAYMENT_OPERATIONS))
+)
 
 Source = Callable[[], Iterable[Operation | Barrier]]
 
@@ -91,7 +105,7 @@ class Conflict:
 def bonus_lines(operations: Iterable[Operation | Barrier]) -> Iterator[tuple[Operation, str, int]]:
     """Yield every single SendBonus line with its payment id and occurrence number."""
     for item in operations:
-        if isinstance(item, Operation) and item.op == "SendBonus" and item.bulk is None:
+        if isinstance(item, Operation) and item.op in PAYMENT_OPERATIONS and item.bulk is None:
             pid = pid_of_key(item.key)
             if pid is not None:
                 yield item, pid, occurrence(item.key)
@@ -180,9 +194,10 @@ def _earlier(
     """Read the unaccounted payments from the journal, by worker and assignment."""
     seen: dict[str, Payment] = {}  # key → its payment, from its intent or outcome
     found: dict[str, list[Earlier]] = {}
+    names_payment = _PAYMENT_NAME.search
     with open(journal, "rb") as f:
         for raw in f:
-            if b'"SendBonus"' not in raw:
+            if names_payment(raw) is None:
                 continue
             try:
                 rec = orjson.loads(raw)
@@ -245,7 +260,7 @@ async def resolve(journal: Journal, conflicts: list[Conflict], how: EditedPaymen
             lines.remove((line, key, payment))
             await journal.done(
                 key,
-                op="SendBonus",
+                op=PAYMENT_OP,
                 payment=payment.params(),
                 counted=(entry.key, entry.payment.pid),
             )

@@ -38,7 +38,7 @@ from turkbatch.catalog import PROOFS, Proof
 from turkbatch.client import ClientSettings, MTurkClient
 from turkbatch.errors import EndpointMismatch, OperationError, PermanentError, UsageError
 from turkbatch.journal import Journal, JournalState, check_endpoint, endpoint_id
-from turkbatch.ledger import payment_id
+from turkbatch.ledger import PAYMENT_OP, payment_id
 from turkbatch.payouts import Assignments, identity_of, tally
 from turkbatch.states import States
 from turkbatch.summary import Snapshot, Summary
@@ -306,7 +306,7 @@ class _Checker:
                 detail = f"granted {payment.grant_time}" if payment.grant_time else ""
             self.result.checks.append(
                 Check(
-                    op="SendBonus",
+                    op=PAYMENT_OP,
                     status=status,
                     line=payment.line or last.get(assignment),
                     key=payment.key,
