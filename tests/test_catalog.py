@@ -152,14 +152,12 @@ def test_the_ledger_and_the_schema_agree_with_the_catalog() -> None:
     """The ledger's payment is the payment operation's intent; the schema caps recipients."""
     from turkbatch import ledger, schema
 
-    assert catalog.PAYMENT_OPERATIONS == {ledger.PAYMENT_OP}
-    assert ledger.FIELDS == catalog.TRAITS[ledger.PAYMENT_OP].intent
-    assert catalog.PAYMENT_OPERATIONS <= catalog.BONUS_AMOUNTS.keys()
+    assert {ledger.PAYMENT_OP} == catalog.PAYMENT_OPERATIONS
+    assert catalog.TRAITS[ledger.PAYMENT_OP].intent == ledger.FIELDS
+    assert catalog.BONUS_AMOUNTS.keys() >= catalog.PAYMENT_OPERATIONS
     for op, (param, limit) in catalog.RECIPIENT_LIMITS.items():
         [violation] = [
-            v
-            for v in schema.validator(op)({param: ["A1"] * (limit + 1)})
-            if v.rule == "max_items"
+            v for v in schema.validator(op)({param: ["A1"] * (limit + 1)}) if v.rule == "max_items"
         ]
         assert violation.limit == limit
 
