@@ -33,14 +33,14 @@ except NotifyWorkers, which always does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from difflib import get_close_matches
-from enum import StrEnum
 from typing import Any, Final
 
 from turkbatch import schema
+from turkbatch.catalog import BULK_FORMS, RECIPIENT_LIMITS, Bulk
 
 __all__ = [
     "ALWAYS",
@@ -61,42 +61,23 @@ Validator = Callable[[dict[str, Any]], list[schema.Violation]]
 Problem = str | schema.Violation
 
 
-class Bulk(StrEnum):
-    """The bulk forms: how a line becomes single calls."""
-
-    CHUNKS = "chunks"
-    WORKERS = "workers"
-    REQUESTS = "requests"
-    ASSIGNMENTS = "assignments"
-    BONUSES = "bonuses"
-
-
 #: Operations whose every line is a bulk line (it always goes through :func:`parse`).
-ALWAYS: Final = frozenset({"NotifyWorkers"})
+ALWAYS: Final = frozenset(op for op, form in BULK_FORMS.items() if form.form is Bulk.CHUNKS)
 #: The forms whose items are found by a List call at run time.
 LISTED: Final = frozenset({Bulk.REQUESTS, Bulk.ASSIGNMENTS, Bulk.BONUSES})
 #: Filter keys of the listed forms, in the order they are documented.
 FILTERS: Final = ("submitted_after", "submitted_before", "workers", "except_workers")
 #: Keys of a bonus-by-HIT line only: which assignments it pays, and what it skips.
 BONUS_KEYS: Final = ("statuses", "unless_paid")
-#: The assignment statuses a bonus-by-HIT line may pay, and the default.
+#: The assignment statuses a bonus-by-HIT line may pay, and the default (the catalog's).
 BONUS_STATUSES: Final = ("Approved", "Submitted", "Rejected")
-DEFAULT_BONUS_STATUSES: Final = ("Approved",)
+DEFAULT_BONUS_STATUSES: Final = next(
+    f.wanted for f in BULK_FORMS.values() if f.form is Bulk.BONUSES
+)
 OWN_KEYS: Final = ("op", "id", "barrier")
 
-#: op → (form, the item's id parameter, the bulk parameter replacing it)
-_FORMS: Final[Mapping[str, tuple[Bulk, str, str]]] = {
-    "NotifyWorkers": (Bulk.CHUNKS, "WorkerIds", "WorkerIds"),
-    "AssociateQualificationWithWorker": (Bulk.WORKERS, "WorkerId", "WorkerIds"),
-    "DisassociateQualificationFromWorker": (Bulk.WORKERS, "WorkerId", "WorkerIds"),
-    "CreateWorkerBlock": (Bulk.WORKERS, "WorkerId", "WorkerIds"),
-    "DeleteWorkerBlock": (Bulk.WORKERS, "WorkerId", "WorkerIds"),
-    "AcceptQualificationRequest": (Bulk.REQUESTS, "QualificationRequestId", "QualificationTypeId"),
-    "RejectQualificationRequest": (Bulk.REQUESTS, "QualificationRequestId", "QualificationTypeId"),
-    "ApproveAssignment": (Bulk.ASSIGNMENTS, "AssignmentId", "HITId"),
-    "RejectAssignment": (Bulk.ASSIGNMENTS, "AssignmentId", "HITId"),
-    "SendBonus": (Bulk.BONUSES, "AssignmentId", "HITId"),
-}
+#: An operation whose only required parameter is ``WorkerId``: its validator checks one.
+_ONE_WORKER: Final = "DeleteWorkerBlock"
 #: A valid stand-in for the item id while the rest of a bulk line is validated.
 _PLACEHOLDER: Final = {
     "WorkerId": "APLACEHOLDER",
@@ -136,20 +117,20 @@ class Form:
 
 def parent_param(op: str) -> str | None:
     """Return the parameter that makes a line of ``op`` a bulk line, if ``op`` has one."""
-    form = _FORMS.get(op)
-    return form[2] if form else None
+    form = BULK_FORMS.get(op)
+    return form.parent if form else None
 
 
 def item_param(op: str) -> str | None:
     """Return the one-item parameter the bulk parameter of ``op`` stands in for."""
-    form = _FORMS.get(op)
-    return form[1] if form else None
+    form = BULK_FORMS.get(op)
+    return form.item if form else None
 
 
 def listed(op: str) -> bool:
     """Return whether ``op`` has a listed bulk form (one that takes filters)."""
-    form = _FORMS.get(op)
-    return form is not None and form[0] in LISTED
+    form = BULK_FORMS.get(op)
+    return form is not None and form.form in LISTED
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:
@@ -197,7 +178,7 @@ def _worker_list(name: str, value: object, out: list[Problem]) -> list[str] | No
     if not value:
         out.append(f"{name} is empty: name at least one worker")
         return None
-    check, before = _strict("DeleteWorkerBlock"), len(out)
+    check, before = _strict(_ONE_WORKER), len(out)
     for i, worker in enumerate(value):
         out.extend(_moved(v, (name, i)) for v in check({"WorkerId": worker}))
     return list(dict.fromkeys(value)) if len(out) == before else None
@@ -269,17 +250,17 @@ def parse(op: str, rec: dict[str, Any]) -> Form | list[Problem] | None:
         violations, in line order) for an invalid one; ``None`` when the line is not a
         bulk form at all (then its strict validation errors are what to report).
     """
-    spec = _FORMS.get(op)
+    spec = BULK_FORMS.get(op)
     if spec is None:
         return None
-    bulk, item, parent = spec
+    bulk, item, parent = spec.form, spec.item, spec.parent
     if bulk is not Bulk.CHUNKS and parent not in rec:
         return None
     rec = dict(rec)
     out: list[Problem] = []
     filters = _filters(rec, bulk in LISTED, out, bonuses=bulk is Bulk.BONUSES)
     if bulk is Bulk.CHUNKS:
-        return _chunks(rec, filters, out)
+        return _chunks(op, rec, filters, out)
     items = ("WorkerId", item) if bulk is Bulk.BONUSES else (item,)
     if any(name in rec for name in items):
         one, means = f"{item} (one item)", _MEANS[parent]
@@ -299,8 +280,8 @@ def parse(op: str, rec: dict[str, Any]) -> Form | list[Problem] | None:
     if bulk is Bulk.WORKERS:
         workers = _worker_list(parent, value, out)
     else:
-        listing = "ListQualificationRequests" if bulk is Bulk.REQUESTS else "ListAssignmentsForHIT"
-        out.extend(_strict(listing)({parent: value}))
+        assert spec.listing is not None  # every listed form names its listing
+        out.extend(_strict(spec.listing)({parent: value}))
     for name in items:
         rec[name] = _PLACEHOLDER[name]
     out.extend(v for v in _strict(op)(rec) if v.path[:1] not in {(name,) for name in items})
@@ -322,17 +303,19 @@ def parse(op: str, rec: dict[str, Any]) -> Form | list[Problem] | None:
 _PLAIN_NOTIFY: Final = frozenset({"Subject", "MessageText", "WorkerIds"})
 
 
-def plain_chunks(rec: dict[str, Any]) -> Form | None:
+def plain_chunks(op: str, rec: dict[str, Any]) -> Form | None:
     """
-    Return the form of a NotifyWorkers line that is valid as a single call, cheaply.
+    Return the form of a ``chunks`` line (NotifyWorkers) that is valid as a single call,
+    cheaply.
 
     The common case (≤ 100 ids, no filters, nothing legacy) skips the general checks;
     anything else returns ``None`` for :func:`parse` to judge. ``rec`` may be reused.
     """
     ids = rec.get("WorkerIds")
-    if ids.__class__ is not list or not 0 < len(ids) <= 100 or not _PLAIN_NOTIFY.issuperset(rec):
+    limit = RECIPIENT_LIMITS[op][1]
+    if ids.__class__ is not list or not 0 < len(ids) <= limit or not _PLAIN_NOTIFY.issuperset(rec):
         return None
-    if _strict("NotifyWorkers")(rec):
+    if _strict(op)(rec):
         return None
     workers = list(dict.fromkeys(ids))
     params = rec if len(workers) == len(ids) else {**rec, "WorkerIds": workers}
@@ -346,14 +329,12 @@ def plain_chunks(rec: dict[str, Any]) -> Form | None:
 
 
 def _chunks(
-    rec: dict[str, Any], filters: dict[str, Any], out: list[Problem]
+    op: str, rec: dict[str, Any], filters: dict[str, Any], out: list[Problem]
 ) -> Form | list[Problem]:
     """Validate a NotifyWorkers line of any length (the 100-id cap is per call)."""
     ids = rec.get("WorkerIds")
     found = [
-        v
-        for v in _strict("NotifyWorkers")(rec)
-        if not (v.rule == "max_items" and v.path == ("WorkerIds",))
+        v for v in _strict(op)(rec) if not (v.rule == "max_items" and v.path == ("WorkerIds",))
     ]
     out.extend(found)
     if isinstance(ids, list) and not ids:

@@ -50,6 +50,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 from botocore import xform_name
 
+from turkbatch.catalog import TRAITS
 from turkbatch.errors import (
     AlreadyDone,
     OperationError,
@@ -121,18 +122,10 @@ MTURK_CLOSED = "2026-09-30"
 #: Substrings of MTurk messages meaning "this was already done".
 _ALREADY_PROCESSED = ("has already been processed",)
 _ALREADY_EXISTS_CODES = frozenset({"AWS.MechanicalTurk.HitAlreadyExists"})
-_STATE_MESSAGE = "can be called with a status of"
+#: Per operation, what else means "already done" (the catalog's ``already`` trait; an
+#: already-reviewed assignment is confirmed by the engine, by its ``done_state``).
 _ALREADY_BY_OP: Mapping[str, tuple[str, ...]] = {
-    # The assignment was already approved or rejected: the engine confirms which.
-    "ApproveAssignment": (_STATE_MESSAGE,),
-    "RejectAssignment": (_STATE_MESSAGE,),
-    # A request already accepted or rejected is no longer Pending. (An unknown request id is
-    # "does not exist": a mistake worth failing loudly, not a success.)
-    "AcceptQualificationRequest": ("InvalidQualificationRequestState",),
-    "RejectQualificationRequest": ("InvalidQualificationRequestState",),
-    # Revoking what is revoked or was never granted leaves the worker without it.
-    "DisassociateQualificationFromWorker": (_STATE_MESSAGE, "QualificationDoesNotExist"),
-    "DeleteHIT": ("currently in the state 'Disposed'",),
+    op: t.already for op, t in TRAITS.items() if t.already
 }
 
 

@@ -25,12 +25,15 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from turkbatch import bulk, diagnosis, legacy, schema
+from turkbatch.catalog import DONE_STATES, RECIPIENT_LIMITS
 from turkbatch.errors import UsageError
 
 __all__ = ["MARKS", "Columns", "Row", "plan", "typed"]
 
 #: The batch-results layout's review columns.
 MARKS: Final = ("Approve", "Reject")
+#: The review column that selects the rows of a review reaching each assignment status.
+_MARK_OF: Final = {"Approved": "Approve", "Rejected": "Reject"}
 _TRUE: Final = frozenset({"true", "t", "yes", "y", "1", "x"})
 _FALSE: Final = frozenset({"false", "f", "no", "n", "0"})
 _SPLIT: Final = re.compile(r"[\s,;]+")
@@ -162,8 +165,9 @@ def _vocabulary(modern: str) -> tuple[dict[str, str], dict[str, str]]:
     if bulk.listed(modern):
         types.update({f: "string" for f in bulk.FILTERS}, workers="list", except_workers="list")
     names = {_norm(p): p for p in (*types, "id")}
-    if modern == "NotifyWorkers":
-        names[_norm("WorkerId")] = "WorkerIds"
+    recipients = RECIPIENT_LIMITS.get(modern)
+    if recipients is not None:  # a column of single workers fills the list
+        names[_norm("WorkerId")] = recipients[0]
     return names, types
 
 
@@ -208,8 +212,9 @@ def plan(
             raise UsageError(f"--map: no column {column!r} in {source} ({', '.join(header)})")
         out.params[index] = param(name, "--map")
     batch = "AssignmentId" in exact and any(m in exact for m in MARKS)
-    if batch and modern in ("ApproveAssignment", "RejectAssignment"):
-        take, other = MARKS if modern == "ApproveAssignment" else MARKS[::-1]
+    if batch and modern in DONE_STATES:
+        take = _MARK_OF[DONE_STATES[modern]]
+        other = next(m for m in MARKS if m != take)
         out.mark, out.veto, out.feedback = exact.get(take), exact.get(other), take == "Reject"
         if out.mark is None:
             raise UsageError(f"{source} has no {take!r} column to select rows by")
@@ -232,6 +237,6 @@ def plan(
         except ValueError as exc:
             raise UsageError(f"--set: {exc}") from None
     out.skip_empty = tuple(param(name, "--skip-empty") for name in skip_empty)
-    if modern == "NotifyWorkers" and "id" in (*out.params.values(), *out.constants):
-        raise UsageError("NotifyWorkers rows become one line per message: they take no id")
+    if modern in bulk.ALWAYS and "id" in (*out.params.values(), *out.constants):
+        raise UsageError(f"{modern} rows become one line per message: they take no id")
     return out

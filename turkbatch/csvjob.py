@@ -34,7 +34,7 @@ from typing import IO, Any, Final
 
 import orjson
 
-from turkbatch import columns, jobs
+from turkbatch import bulk, columns, jobs
 from turkbatch.columns import Columns, Row
 from turkbatch.errors import JobError, LineError
 from turkbatch.wording import counted
@@ -219,7 +219,7 @@ def _hinted(message: str) -> str:
 def _lines(path: Path, spec: Spec) -> Iterator[dict[str, Any]]:
     """Pass 2: the valid records again, NotifyWorkers rows grouped by message."""
     plan, _, records = _open(path, spec)
-    if plan.modern != "NotifyWorkers":
+    if plan.modern not in bulk.ALWAYS:
         yield from (rec for _, rec in records if isinstance(rec, dict))
         return
     groups: dict[tuple[str, str], list[str]] = {}

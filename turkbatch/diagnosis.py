@@ -44,8 +44,8 @@ def resolve(
     Returns:
         The valid line as :data:`Resolved`, or every problem of the line, in order.
     """
-    if op in bulk.ALWAYS and (plain := bulk.plain_chunks(rec)) is not None:
-        return "NotifyWorkers", plain.params, plain  # the common NotifyWorkers line, fast
+    if op in bulk.ALWAYS and (plain := bulk.plain_chunks(op, rec)) is not None:
+        return op, plain.params, plain  # the common NotifyWorkers line, fast
     if isinstance(op, str):
         try:
             rec = normalise({"op": op, **rec})

@@ -40,6 +40,7 @@ from typing import Any, Final
 import structlog
 
 from turkbatch.bulk import DEFAULT_BONUS_STATUSES, LISTED, Bulk, as_epoch
+from turkbatch.catalog import BULK_FORMS, RECIPIENT_LIMITS
 from turkbatch.errors import OperationError
 from turkbatch.jobs import Operation
 from turkbatch.plan import Expansion
@@ -63,8 +64,9 @@ __all__ = [
 
 log = structlog.get_logger()
 
-#: WorkerIds per NotifyWorkers call: MTurk's limit.
-CHUNK_SIZE: Final = 100
+#: WorkerIds per NotifyWorkers call: MTurk's limit (each chunked operation's is in the
+#: catalog, :data:`~turkbatch.catalog.RECIPIENT_LIMITS`).
+CHUNK_SIZE: Final = min(limit for _, limit in RECIPIENT_LIMITS.values())
 #: MaxResults of every listing: MTurk's maximum (its default is 10).
 PAGE_SIZE: Final = 100
 #: Listing passes over one parent at most. The first pass yields the items; each later
@@ -77,11 +79,9 @@ MAX_PASSES: Final = 10
 #: Resends to a worker whose NotifyWorkers delivery failed softly (so at most 4 calls
 #: name them); still failing after that, they are reported, never retried forever.
 SOFT_RETRIES: Final = 3
-#: The List operation that finds the items of each listed form.
+#: The List operation that finds the items of each listed form (the catalog's).
 LISTINGS: Final[Mapping[Bulk, str]] = {
-    Bulk.REQUESTS: "ListQualificationRequests",
-    Bulk.ASSIGNMENTS: "ListAssignmentsForHIT",
-    Bulk.BONUSES: "ListAssignmentsForHIT",
+    form.form: form.listing for form in BULK_FORMS.values() if form.listing
 }
 
 Request = Callable[[str, Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
@@ -96,11 +96,9 @@ class _Listed:
 
 
 _LISTED: Final[Mapping[Bulk, _Listed]] = {
-    Bulk.REQUESTS: _Listed(
-        "QualificationRequests", "QualificationRequestId", "QualificationTypeId"
-    ),
-    Bulk.ASSIGNMENTS: _Listed("Assignments", "AssignmentId", "HITId"),
-    Bulk.BONUSES: _Listed("Assignments", "AssignmentId", "HITId"),
+    form.form: _Listed(form.member, form.item, form.parent)
+    for form in BULK_FORMS.values()
+    if form.member
 }
 
 
@@ -141,10 +139,11 @@ def expand_static(op: Operation) -> Iterator[Operation]:
         ValueError: ``op`` is not a ``chunks`` or ``workers`` line.
     """
     if op.bulk is Bulk.CHUNKS:
-        workers: Sequence[str] = op.params["WorkerIds"]
-        for index, start in enumerate(range(0, len(workers), CHUNK_SIZE)):
-            chunk = list(workers[start : start + CHUNK_SIZE])
-            yield _child(op, f"c{index}", {**op.params, "WorkerIds": chunk})
+        param, size = RECIPIENT_LIMITS[op.op]
+        workers: Sequence[str] = op.params[param]
+        for index, start in enumerate(range(0, len(workers), size)):
+            chunk = list(workers[start : start + size])
+            yield _child(op, f"c{index}", {**op.params, param: chunk})
     elif op.bulk is Bulk.WORKERS:
         rest = {k: v for k, v in op.params.items() if k != "WorkerIds"}
         for worker in op.params["WorkerIds"]:
@@ -164,7 +163,8 @@ def count_static(op: Operation) -> int:
     if op.bulk is None:
         return 1
     if op.bulk is Bulk.CHUNKS:
-        return -(-len(op.params["WorkerIds"]) // CHUNK_SIZE)
+        param, size = RECIPIENT_LIMITS[op.op]
+        return -(-len(op.params[param]) // size)
     if op.bulk is Bulk.WORKERS:
         return len(op.params["WorkerIds"])
     raise ValueError(f"line {op.line}: {op.bulk} are found by {LISTINGS[op.bulk]} at run time")
@@ -231,9 +231,7 @@ def _statuses(op: Operation) -> list[str]:
         return list((op.filters or {}).get("statuses") or DEFAULT_BONUS_STATUSES)
     if op.bulk is not Bulk.ASSIGNMENTS:
         return []
-    if op.op == "ApproveAssignment" and op.params.get("OverrideRejection") is True:
-        return ["Submitted", "Rejected"]
-    return ["Submitted"]
+    return list(BULK_FORMS[op.op].statuses(op.params))
 
 
 async def _pages(
@@ -417,8 +415,9 @@ async def notify(
             added to their message.
     """
     params = dict(chunk.params)
-    body = await request("NotifyWorkers", params)
-    outcome = notify_outcome(params["WorkerIds"], body.get("NotifyWorkersFailureStatuses") or [])
+    recipients = RECIPIENT_LIMITS[chunk.op][0]
+    body = await request(chunk.op, params)
+    outcome = notify_outcome(params[recipients], body.get("NotifyWorkersFailureStatuses") or [])
     for number in range(1, retries + 1):
         if not outcome.soft:
             break
@@ -426,7 +425,7 @@ async def notify(
             await pause(number)
         again = list(outcome.soft)
         try:
-            body = await request("NotifyWorkers", {**params, "WorkerIds": again})
+            body = await request(chunk.op, {**params, recipients: again})
         except OperationError as exc:
             note = f" (resend failed: {exc.code}: {exc.message})"
             soft = {w: m + note for w, m in outcome.soft.items()}

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from turkbatch import expand, jobs
 from turkbatch import plan as planning
 from turkbatch.bulk import Bulk
-from turkbatch.catalog import MONEY_OPERATIONS
+from turkbatch.catalog import BONUS_AMOUNTS, MONEY_OPERATIONS
 from turkbatch.client import DENIED_CODES
 from turkbatch.errors import OperationError, Refused, SettingError
 from turkbatch.journal import Journal, JournalState
@@ -83,7 +83,7 @@ def _first_bonus_run(stats: jobs.JobStats, settings: Settings, journal_path: Pat
     a first run (no journal yet) whose only money is single bonus lines, none above the
     typo guard (whose refusal names their lines), and no prompt to show the whole plan.
     """
-    only_bonuses = MONEY_OPERATIONS.intersection(stats.by_op) <= {"SendBonus"}
+    only_bonuses = MONEY_OPERATIONS.intersection(stats.by_op) <= BONUS_AMOUNTS.keys()
     over = settings.max_bonus is not None and stats.largest_bonus > settings.max_bonus
     return (
         only_bonuses

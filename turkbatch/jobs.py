@@ -52,7 +52,7 @@ import orjson
 
 from turkbatch import bulk, diagnosis, ledger, legacy, money, schema
 from turkbatch.bulk import Bulk
-from turkbatch.catalog import OPERATIONS, TOKEN_OPERATIONS
+from turkbatch.catalog import BONUS_AMOUNTS, OPERATIONS, PAYMENT_OPERATIONS, TOKEN_OPERATIONS
 from turkbatch.errors import JobError, LineError
 from turkbatch.keyset import KeySet
 from turkbatch.money import Spend
@@ -435,6 +435,8 @@ def _scan(
     """
     by_op, amounts, update, reading = state.by_op, state.amounts, state.sha.update, state.reading
     validators, loads, dumps, sha256 = _VALIDATORS, orjson.loads, orjson.dumps, hashlib.sha256
+    # The catalog's traits as locals: a set or dict lookup per line, like a literal compare.
+    payments, tokens, amount_of = PAYMENT_OPERATIONS, TOKEN_OPERATIONS, dict(BONUS_AMOUNTS).get
     line = 0
     for line, raw in numbered:
         if raw.__class__ is not bytes:
@@ -483,19 +485,21 @@ def _scan(
             key = named
         if TOKEN in rec and not state.own_token(line, rec[TOKEN]):
             continue
-        if reading and op == "SendBonus" and form is None:
+        paying = op in payments
+        if reading and paying and form is None:
             key = state.payment(rec)  # a bonus is keyed by what it pays, however spelt
         elif reading and ident is None:
             key = state.key(digest)
-        if reading and form is None and op in TOKEN_OPERATIONS and TOKEN not in rec:
+        if reading and form is None and op in tokens and TOKEN not in rec:
             # A token covers the content: two job files that both use "id": "row-1" on
             # the same day must not share a token, or MTurk would refuse the second call
             # as "already processed". (A bonus's key is its payment already.)
-            seed = key if ident is None or op == "SendBonus" else f"{key}@{digest[:12].hex()}"
+            seed = key if ident is None or paying else f"{key}@{digest[:12].hex()}"
             rec[TOKEN] = token_for(seed)
         by_op[op] = by_op.get(op, 0) + 1
-        if op == "SendBonus" and form is None:  # (a bonus-by-HIT line is priced once listed)
-            amount = rec["BonusAmount"]
+        priced = amount_of(op)
+        if priced is not None and form is None:  # (a bonus-by-HIT line is priced once listed)
+            amount = rec[priced]
             amounts[amount] = amounts.get(amount, 0) + 1
             if len(amounts) > 4096:
                 state.sum_bonus()

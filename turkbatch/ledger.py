@@ -27,9 +27,11 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any, Final
 
+from turkbatch.catalog import PAYMENT_OPERATIONS, TRAITS
 from turkbatch.keyset import KeySet
 
 __all__ = [
+    "PAYMENT_OP",
     "PAY_PREFIX",
     "Decision",
     "Ledger",
@@ -43,8 +45,11 @@ __all__ = [
 PAY_PREFIX: Final = "pay:"
 """The key prefix of a SendBonus line: ``pay:<payment id>[#n]``."""
 PID_LENGTH: Final = 24
+#: The operation a payment is made by (SendBonus): the ledger models exactly one, so a
+#: second payment operation in the catalog fails here, at import, not in a payment.
+(PAYMENT_OP,) = PAYMENT_OPERATIONS
 #: The SendBonus parameters that make a payment (what an intent records as ``p``).
-FIELDS: Final = ("WorkerId", "AssignmentId", "BonusAmount", "Reason")
+FIELDS: Final = TRAITS[PAYMENT_OP].intent
 
 
 class Decision(StrEnum):

@@ -49,6 +49,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from turkbatch import schema
+from turkbatch.catalog import RECIPIENT_LIMITS
 
 __all__ = ["LEGACY_OPERATIONS", "REMOVED", "LegacyError", "modernise"]
 
@@ -279,10 +280,12 @@ def _parameters(rec: Record, op: str, members: frozenset[str], *, legacy: str) -
             f"PageNumber {page} has no 2017 equivalent: pages are reached with NextToken "
             "(bulk lines page for you)"
         )
-    if op == "NotifyWorkers" and "WorkerId" in rec:
-        _rename(rec, "WorkerId", "WorkerIds")
-        if isinstance(rec["WorkerIds"], str):
-            rec["WorkerIds"] = [rec["WorkerIds"]]
+    recipients = RECIPIENT_LIMITS.get(op)
+    if recipients is not None and "WorkerId" in rec:  # one worker: a list of one
+        many = recipients[0]
+        _rename(rec, "WorkerId", many)
+        if isinstance(rec[many], str):
+            rec[many] = [rec[many]]
     for old, new in _RENAMED.items():
         if old in rec and new in members:
             _rename(rec, old, new)

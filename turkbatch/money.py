@@ -4,14 +4,18 @@ Money: MTurk's fees and what a set of operations costs, in ``Decimal`` throughou
 MTurk charges 20% on every bonus, rounded half-up to the cent, at least $0.01 per bonus,
 so fees are computed per payment and summed (never 20% of a sum). A HIT costs its reward
 plus 20% per assignment, 40% when it has 10 or more assignments (mturk-facts §5; the
-simulator charges the same).
+simulator charges the same). Which operations cost what is the catalog's
+(:attr:`turkbatch.catalog.Traits.pricing`); :meth:`Spend.charge` prices one call by it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Final
+
+from turkbatch.catalog import TRAITS, Pricing
 
 __all__ = [
     "BONUS_FEE_RATE",
@@ -33,6 +37,10 @@ LARGE_HIT_FEE_RATE: Final = Decimal("0.40")
 LARGE_HIT: Final = 10
 #: The smallest fee MTurk charges on one payment.
 MIN_FEE: Final = CENT
+#: The parameters of a :attr:`~turkbatch.catalog.Pricing.HIT` call: the reward of one
+#: assignment, and how many assignments (MTurk's default 1).
+REWARD: Final = "Reward"
+ASSIGNMENTS: Final = "MaxAssignments"
 
 
 def parse(text: object) -> Decimal:
@@ -102,6 +110,26 @@ class Spend:
         """Add what ``other`` moves (one part of a job's, say) to this."""
         for name in ("bonuses", "bonus", "bonus_fees", "hits", "rewards", "reward_fees", "unknown"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def charge(
+        self, op: str, params: Mapping[str, Any], amount: Callable[[str], Decimal] = parse
+    ) -> None:
+        """
+        Count one call of ``op``, priced as the catalog says; nothing for a free call.
+
+        Args:
+            op: a 2017-01-17 operation name.
+            params: the call's parameters (a valid job line's).
+            amount: how to parse a bonus amount (a cached :func:`parse`, say).
+        """
+        t = TRAITS[op]
+        if t.pricing is Pricing.BONUS:
+            assert t.amount is not None  # the catalog names every bonus's amount
+            self.add_bonus(amount(params[t.amount]))
+        elif t.pricing is Pricing.HIT:
+            self.add_hit(parse(params[REWARD]), int(params.get(ASSIGNMENTS, 1)))
+        elif t.pricing is Pricing.HIT_TYPE:  # the reward is the HIT type's: the line can't say
+            self.unknown += 1
 
     def add_hit(self, reward: Decimal, assignments: int) -> None:
         """Count one CreateHIT."""

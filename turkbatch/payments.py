@@ -25,11 +25,20 @@ from typing import Final
 
 import structlog
 
+from turkbatch.catalog import PAYMENT_OPERATIONS
 from turkbatch.jobs import Barrier, Operation
 from turkbatch.journal import KEYS_VERSION, Journal, JournalState
 from turkbatch.journal.records import Kind, entries
 from turkbatch.keyset import KeySet
-from turkbatch.ledger import Decision, Ledger, Payment, normal_amount, occurrence, pid_of_key
+from turkbatch.ledger import (
+    PAYMENT_OP,
+    Decision,
+    Ledger,
+    Payment,
+    normal_amount,
+    occurrence,
+    pid_of_key,
+)
 from turkbatch.wording import counted
 
 log = structlog.get_logger()
@@ -46,6 +55,8 @@ __all__ = [
 
 #: Conflicts listed in full in a refusal; the rest are counted.
 SHOWN: Final = 10
+#: What a journal line naming the payment operation holds (cheaper than parsing every line).
+_PAYMENT_BYTES: Final = f'"{PAYMENT_OP}"'.encode()
 
 Source = Callable[[], Iterable[Operation | Barrier]]
 
@@ -91,7 +102,7 @@ class Conflict:
 def bonus_lines(operations: Iterable[Operation | Barrier]) -> Iterator[tuple[Operation, str, int]]:
     """Yield every single SendBonus line with its payment id and occurrence number."""
     for item in operations:
-        if isinstance(item, Operation) and item.op == "SendBonus" and item.bulk is None:
+        if isinstance(item, Operation) and item.op in PAYMENT_OPERATIONS and item.bulk is None:
             pid = pid_of_key(item.key)
             if pid is not None:
                 yield item, pid, occurrence(item.key)
@@ -180,7 +191,7 @@ def _earlier(
     """Read the unaccounted payments from the journal, by worker and assignment."""
     seen: dict[str, Payment] = {}  # key → its payment, from its intent or outcome
     found: dict[str, list[Earlier]] = {}
-    for _, entry in entries(journal, containing=b'"SendBonus"'):
+    for _, entry in entries(journal, containing=_PAYMENT_BYTES):
         key = entry.key
         payment = Payment.of(entry.payment) or seen.get(key)
         pid = pid_of_key(key) or (payment.pid if payment else None)
@@ -236,7 +247,7 @@ async def resolve(journal: Journal, conflicts: list[Conflict], how: EditedPaymen
             lines.remove((line, key, payment))
             await journal.done(
                 key,
-                op="SendBonus",
+                op=PAYMENT_OP,
                 payment=payment.params(),
                 counted=(entry.key, entry.payment.pid),
             )

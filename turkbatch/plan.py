@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from turkbatch import jobs, money, policy
+from turkbatch.catalog import BONUS_AMOUNTS, MONEY_OPERATIONS, PAYMENT_OPERATIONS, RECIPIENT_LIMITS
 from turkbatch.journal import JournalState
 from turkbatch.keyset import KeyMap
 from turkbatch.ledger import Decision, occurrence
@@ -71,18 +72,18 @@ Expander = Callable[[jobs.Operation], Expansion]
 """Say how many calls a line becomes (the bulk-expansion hook)."""
 
 _SINGLE: Final = Expansion(calls=1)
-#: WorkerIds per NotifyWorkers call (MTurk's limit).
-NOTIFY_CHUNK: Final = 100
 
 
 def single_call(op: jobs.Operation) -> Expansion:
     """
     The expansion of a job without listed bulk forms: every line is one call, but a
-    NotifyWorkers line is one call per 100 workers.
+    NotifyWorkers line is one call per 100 workers (its catalogued recipient limit).
     """
-    if op.op == "NotifyWorkers":
-        workers = len(op.params.get("WorkerIds") or ())
-        return Expansion(calls=max(1, -(-workers // NOTIFY_CHUNK)))
+    limited = RECIPIENT_LIMITS.get(op.op)
+    if limited is not None:
+        param, limit = limited
+        workers = len(op.params.get(param) or ())
+        return Expansion(calls=max(1, -(-workers // limit)))
     return _SINGLE
 
 
@@ -93,20 +94,9 @@ def price(op: jobs.Operation) -> Decimal | None:
     return None if spend.unknown else spend.total
 
 
-#: Money operations other than SendBonus.
-_PRICED: Final = frozenset(
-    {"CreateHIT", "CreateHITWithHITType", "CreateAdditionalAssignmentsForHIT"}
-)
-
-
 def _charge(spend: Spend, op: jobs.Operation) -> None:
     """Add what an operation costs to ``spend``."""
-    if op.op == "SendBonus":
-        spend.add_bonus(_amount(op.params["BonusAmount"]))
-    elif op.op == "CreateHIT":
-        spend.add_hit(money.parse(op.params["Reward"]), int(op.params.get("MaxAssignments", 1)))
-    elif op.op in _PRICED:  # the reward is the HIT type's, which the line does not state
-        spend.unknown += 1
+    spend.charge(op.op, op.params, _amount)
 
 
 @dataclass(slots=True)
@@ -385,8 +375,9 @@ def survey(
         else:
             p.calls += 1
             sending = _count_call(p, item, state, retry_failed)
-        if op == "SendBonus" and item.bulk is None:  # (a bonus by HIT: priced once listed)
-            text = item.params["BonusAmount"]
+        amount = BONUS_AMOUNTS.get(op)
+        if amount is not None and item.bulk is None:  # (a bonus by HIT: priced once listed)
+            text = item.params[amount]
             job_bonuses.add(text)
             if sending:
                 bonuses.add(text)
@@ -396,12 +387,12 @@ def survey(
                         plan.over_limit.append((item.line, _amount(text)))
             if details:
                 bonused.add(str(item.params["AssignmentId"]), item.line, text)
-        elif op in _PRICED:
+        elif amount is None and op in MONEY_OPERATIONS:  # HIT rewards (cost maybe unknown)
             _charge(plan.job_spend, item)
             if sending:
                 _charge(plan.spend, item)
-        elif op == "NotifyWorkers":
-            workers = item.params.get("WorkerIds") or ()
+        elif (limited := RECIPIENT_LIMITS.get(op)) is not None:
+            workers = item.params.get(limited[0]) or ()
             p.recipients += len(workers)
             if details:
                 for worker in workers:
@@ -420,7 +411,7 @@ def _count_call(
 ) -> bool:
     """Count one call by what the journal says of it; return whether a run would send it."""
     key = item.key
-    pid = ledger_pid(key) if item.op == "SendBonus" and state else None
+    pid = ledger_pid(key) if item.op in PAYMENT_OPERATIONS and state else None
     if pid is not None and state is not None:  # a bonus: by the ledger, by what it pays
         decision = state.ledger.decide(pid, occurrence(key))
         p.done += decision is Decision.PAID
@@ -461,7 +452,7 @@ def _count_bulk(
         return
     p.expanding += 1
     detail = state.detail if state is not None else None
-    if detail is not None and item.op == "SendBonus":  # by HIT: its payments, by payment
+    if detail is not None and item.op in PAYMENT_OPERATIONS:  # by HIT: its payments
         for key in detail.hit_payments(item.params):
             p.calls += 1
             _count_call(p, replace(item, key=key, bulk=None), state, retry_failed)

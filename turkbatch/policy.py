@@ -17,43 +17,22 @@ its checks of the job's operations may make (:data:`VERIFY_READS`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from turkbatch.catalog import MONEY_OPERATIONS, iam_action
+from turkbatch.catalog import MONEY_OPERATIONS, TRAITS, iam_action
 
 __all__ = ["POLICY_VERSION", "VERIFY_READS", "document", "for_verify", "needed"]
 
 POLICY_VERSION: Final = "2012-10-17"
 
-#: Why turkbatch makes a call the job does not name.
+#: The call that checks the balance before paying, and why turkbatch makes it.
+BALANCE: Final = "GetAccountBalance"
 BALANCE_CHECK: Final = "balance check before paying"
-_HELPERS: Final = (
-    (frozenset({"SendBonus"}), "ListBonusPayments", "look up in-doubt bonuses on resume"),
-    (
-        frozenset({"ApproveAssignment", "RejectAssignment"}),
-        "GetAssignment",
-        "confirm an 'already reviewed' answer",
-    ),
-)
 
-#: The read calls ``turkbatch verify`` may make to check each operation.
-VERIFY_READS: Final = {
-    "SendBonus": ("ListBonusPayments", "GetAssignment", "ListAssignmentsForHIT"),
-    "ApproveAssignment": ("GetAssignment", "ListAssignmentsForHIT"),
-    "RejectAssignment": ("GetAssignment", "ListAssignmentsForHIT"),
-    "AssociateQualificationWithWorker": (
-        "ListWorkersWithQualificationType",
-        "GetQualificationScore",
-    ),
-    "DisassociateQualificationFromWorker": (
-        "ListWorkersWithQualificationType",
-        "GetQualificationScore",
-    ),
-    "AcceptQualificationRequest": ("ListQualificationRequests",),
-    "RejectQualificationRequest": ("ListQualificationRequests",),
-    "CreateWorkerBlock": ("ListWorkerBlocks",),
-    "DeleteWorkerBlock": ("ListWorkerBlocks",),
+#: The read calls ``turkbatch verify`` may make to check each operation (the catalog's).
+VERIFY_READS: Final[Mapping[str, tuple[str, ...]]] = {
+    op: t.verify_reads for op, t in TRAITS.items() if t.verify_reads
 }
 
 
@@ -87,9 +66,9 @@ def needed(ops: Iterable[str], *, listings: Iterable[str] = ()) -> dict[str, str
     for op in set(listings):
         why.setdefault(iam_action(op), "bulk expansion")
     if names & MONEY_OPERATIONS:
-        why.setdefault(iam_action("GetAccountBalance"), BALANCE_CHECK)
-    for users, helper, reason in _HELPERS:
-        if names & users:
+        why.setdefault(iam_action(BALANCE), BALANCE_CHECK)
+    for op in sorted(names):
+        for helper, reason in TRAITS[op].lookups:
             why.setdefault(iam_action(helper), reason)
     return dict(sorted(why.items()))
 

@@ -35,10 +35,11 @@ from typing import Any
 
 import structlog
 
+from turkbatch.catalog import PAYMENT_OPERATIONS
 from turkbatch.errors import LookupFailed, OperationError
 from turkbatch.jobs import Barrier, Operation
 from turkbatch.journal import Journal, JournalState
-from turkbatch.ledger import Decision, Payment
+from turkbatch.ledger import PAYMENT_OP, Decision, Payment
 from turkbatch.payments import bonus_lines
 
 log = structlog.get_logger()
@@ -98,7 +99,7 @@ async def settle(
     entries: list[_Entry] = []
     now = time.time()
     for key, intent in state.in_doubt.items():
-        payment = Payment.of(intent.params) if intent.op == "SendBonus" else None
+        payment = Payment.of(intent.params) if intent.op in PAYMENT_OPERATIONS else None
         if payment is not None:
             entries.append(_Entry(key, payment))
         elif now - intent.at >= SAFE_AGE and not resend_expired:
@@ -112,7 +113,7 @@ async def settle(
             )
     if retry_failed:
         for key, failure in state.failed.items():
-            payment = Payment.of(failure.payment) if failure.op == "SendBonus" else None
+            payment = Payment.of(failure.payment) if failure.op in PAYMENT_OPERATIONS else None
             if payment is not None:
                 entries.append(_Entry(key, payment, failed=True))
     if not entries:
@@ -128,13 +129,13 @@ async def settle(
         if surplus[pid] > 0:
             surplus[pid] -= 1
             await journal.done(
-                entry.key, op="SendBonus", reconciled=True, payment=entry.payment.params()
+                entry.key, op=PAYMENT_OP, reconciled=True, payment=entry.payment.params()
             )
             state.done.add(entry.key)
             state.ledger.add_paid(pid, entry.key)
             result.found[pid] += 1
         else:
-            await journal.unpaid(entry.key, op="SendBonus")
+            await journal.unpaid(entry.key, op=PAYMENT_OP)
             result.unpaid += 1
     log.info(
         "run.reconciled",

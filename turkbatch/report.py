@@ -25,6 +25,7 @@ import orjson
 
 from turkbatch import expand, jobs, money
 from turkbatch.bulk import LISTED, Bulk
+from turkbatch.catalog import PAYMENT_OPERATIONS, RECIPIENT_LIMITS
 from turkbatch.errors import JobError
 from turkbatch.journal import Detail, Entry, Journal, Word
 from turkbatch.journal.records import entry_at
@@ -129,9 +130,9 @@ def _rows(
             row[column] = named[name]
     rest = {k: v for k, v in params.items() if k not in _NOT_PARAMS}
     row["params"] = orjson.dumps(rest, option=orjson.OPT_SORT_KEYS).decode() if rest else ""
-    if op == "SendBonus" and outcome in _PAID and row["bonus_amount"]:
+    if op in PAYMENT_OPERATIONS and outcome in _PAID and row["bonus_amount"]:
         row["fee"] = f"{money.bonus_fee(money.parse(row['bonus_amount'])):.2f}"
-    if op != "NotifyWorkers":
+    if op not in RECIPIENT_LIMITS:
         yield row
         return
     failures = {

@@ -37,6 +37,7 @@ import anyio
 
 from turkbatch import expand, jobs
 from turkbatch.bulk import Bulk
+from turkbatch.catalog import BULK_FORMS, DONE_STATES, PROOFS, TRAITS, Proof
 from turkbatch.errors import PermanentError
 from turkbatch.journal import JournalState
 from turkbatch.journal.records import Kind, entries
@@ -45,11 +46,13 @@ from turkbatch.verdict import Check, Status
 
 __all__ = ["BLOCKS", "QUALIFICATIONS", "REQUESTS", "REVIEWS", "States"]
 
-#: The operations each check takes, and the status each review wants.
-REVIEWS: Final = {"ApproveAssignment": "Approved", "RejectAssignment": "Rejected"}
-QUALIFICATIONS: Final = ("AssociateQualificationWithWorker", "DisassociateQualificationFromWorker")
-REQUESTS: Final = ("AcceptQualificationRequest", "RejectQualificationRequest")
-BLOCKS: Final = ("CreateWorkerBlock", "DeleteWorkerBlock")
+#: The operations each check takes (the catalog's proofs), and the status each review wants.
+REVIEWS: Final = {op: DONE_STATES[op] for op, proof in PROOFS.items() if proof is Proof.REVIEW}
+QUALIFICATIONS: Final = tuple(op for op, proof in PROOFS.items() if proof is Proof.QUALIFICATION)
+REQUESTS: Final = tuple(op for op, proof in PROOFS.items() if proof is Proof.REQUEST)
+BLOCKS: Final = tuple(op for op, proof in PROOFS.items() if proof is Proof.BLOCK)
+#: Operations whose outcomes only the journal records (messages).
+_MESSAGES: Final = frozenset(op for op, proof in PROOFS.items() if proof is Proof.MESSAGE)
 #: MTurk messages meaning "the worker does not hold this qualification".
 _NOT_HELD: Final = ("Qualification that does not exist", "can be called with a status of")
 
@@ -115,9 +118,7 @@ class States:
                 replace(base, status=Status.ERROR, hit_id=hit_id, detail=message(exc)), settles=1
             )
             return
-        scope = {"Submitted"}
-        if op.op == "ApproveAssignment" and op.params.get("OverrideRejection") is True:
-            scope.add("Rejected")
+        scope = set(BULK_FORMS[op.op].statuses(op.params))
         matched = 0
         for item in found:
             status = item.get("AssignmentStatus")
@@ -219,7 +220,7 @@ class States:
             )
             if worker in why:
                 self.add(replace(base, status=Status.ERROR, detail=why[worker]))
-            elif call.op == "DisassociateQualificationFromWorker":
+            elif TRAITS[call.op].removes:
                 self.add(
                     base
                     if qual is None
@@ -327,7 +328,8 @@ class States:
             self.finished += 1
             for call in expand.expand_static(op) if op.bulk is Bulk.WORKERS else (op,):
                 worker = str(call.params["WorkerId"])
-                ok = (worker in blocked) == (call.op == "CreateWorkerBlock")
+                blocks = not TRAITS[call.op].removes
+                ok = (worker in blocked) == blocks
                 self.add(
                     Check(
                         op=call.op,
@@ -335,9 +337,7 @@ class States:
                         key=call.key,
                         worker_id=worker,
                         status=Status.EXACT if ok else Status.MISSING,
-                        detail=""
-                        if ok
-                        else ("not blocked" if call.op == "CreateWorkerBlock" else "still blocked"),
+                        detail="" if ok else ("not blocked" if blocks else "still blocked"),
                     )
                 )
 
@@ -347,8 +347,8 @@ class States:
             return
         results: dict[str, Mapping[str, Any]] = {}
         if state is not None:
-            for _, entry in entries(str(path), containing=b'"NotifyWorkers"'):
-                if entry.kind is Kind.DONE and entry.op == "NotifyWorkers":
+            for _, entry in entries(str(path), containing=None):
+                if entry.kind is Kind.DONE and entry.op in _MESSAGES:
                     results.setdefault(entry.key, entry.result or {})
         for op in ops:
             self.finished += 1

@@ -34,6 +34,7 @@ from turkbatch import settings as defaults
 from turkbatch.backoff import DEFAULT_MAX_ATTEMPTS, Backoff
 from turkbatch.bulk import Bulk
 from turkbatch.caller import Caller
+from turkbatch.catalog import PROOFS, Proof
 from turkbatch.client import ClientSettings, MTurkClient
 from turkbatch.errors import EndpointMismatch, OperationError, PermanentError, UsageError
 from turkbatch.journal import (
@@ -43,9 +44,9 @@ from turkbatch.journal import (
     endpoint_id,
     recorded_endpoint,
 )
-from turkbatch.ledger import payment_id
+from turkbatch.ledger import PAYMENT_OP, payment_id
 from turkbatch.payouts import Assignments, identity_of, tally
-from turkbatch.states import BLOCKS, QUALIFICATIONS, REQUESTS, REVIEWS, States
+from turkbatch.states import States
 from turkbatch.summary import Snapshot, Summary
 from turkbatch.verdict import Check, Status, Verification
 
@@ -311,7 +312,7 @@ class _Checker:
                 detail = f"granted {payment.grant_time}" if payment.grant_time else ""
             self.result.checks.append(
                 Check(
-                    op="SendBonus",
+                    op=PAYMENT_OP,
                     status=status,
                     line=payment.line or last.get(assignment),
                     key=payment.key,
@@ -336,15 +337,5 @@ class _Checker:
 
 
 def _kind(op: str) -> str:
-    """Which checker takes an operation."""
-    if op == "SendBonus":
-        return "bonuses"
-    if op in REVIEWS:
-        return "reviews"
-    if op in QUALIFICATIONS:
-        return "quals"
-    if op in REQUESTS:
-        return "requests"
-    if op in BLOCKS:
-        return "blocks"
-    return "notify" if op == "NotifyWorkers" else "other"
+    """Which checker takes an operation: its proof in the catalog."""
+    return PROOFS.get(op, Proof.NONE).value

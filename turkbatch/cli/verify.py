@@ -24,6 +24,7 @@ import anyio
 
 from turkbatch import inputs, logs, progress
 from turkbatch import settings as defaults
+from turkbatch.catalog import PROOFS, Proof
 from turkbatch.cli import options
 from turkbatch.client import DEFAULT_REGION, SANDBOX_URL
 from turkbatch.errors import UsageError
@@ -119,7 +120,7 @@ def repay_command(v: Verification, endpoint: Sequence[str] = ()) -> tuple[str, s
     missing = Counter(
         (c.worker_id, c.assignment_id, c.amount, c.reason)
         for c in v.checks
-        if c.op == "SendBonus" and c.status is Status.MISSING
+        if PROOFS.get(c.op) is Proof.PAYMENT and c.status is Status.MISSING
     )
     if not missing:
         return None
@@ -159,7 +160,7 @@ def _calls(v: Verification) -> str:
 
 def _describe(c: Check) -> str:
     parts = [f"line {c.line}" if c.line else "", c.op, c.status.value]
-    if c.op == "SendBonus":
+    if PROOFS.get(c.op) is Proof.PAYMENT:
         parts.append(f"{c.worker_id} {c.assignment_id} {usd(parse(c.amount))} {c.reason!r}")
     else:
         ids = (c.worker_id, c.assignment_id, c.qualification_request_id, c.hit_id)
@@ -178,27 +179,28 @@ def render(v: Verification, endpoint: Sequence[str] = ()) -> str:
     rows = [
         [op, *(f"{c[s]:,}" for s in _MTURK_COLUMNS)]
         for op, c in counts.items()
-        if op != "NotifyWorkers"
+        if PROOFS.get(op) is not Proof.MESSAGE
     ]
     if rows:
         header = ["operation", *(s.value.replace("_", " ") for s in _MTURK_COLUMNS)]
         out += table(header, rows)
-    if "NotifyWorkers" in counts:
-        c = counts["NotifyWorkers"]
+    messages = [op for op in counts if PROOFS.get(op) is Proof.MESSAGE]
+    for op in messages:
+        c = counts[op]
         if v.journal:
             said = ", ".join(f"{c[s]:,} {s.value.replace('_', ' ')}" for s in _JOURNAL if c[s])
-            line = f"NotifyWorkers, from the journal (MTurk keeps no record of messages): {said}"
+            line = f"{op}, from the journal (MTurk keeps no record of messages): {said}"
         else:
             workers = sum(c.values())
             line = (
-                f"NotifyWorkers: {workers:,} worker(s) not checkable (MTurk keeps no record "
+                f"{op}: {workers:,} worker(s) not checkable (MTurk keeps no record "
                 "of messages, and there is no journal)"
             )
         out += ["", line]
         unreached = [
             c
             for c in v.checks
-            if c.op == "NotifyWorkers" and c.status not in (Status.DELIVERED, Status.NOT_CHECKABLE)
+            if c.op == op and c.status not in (Status.DELIVERED, Status.NOT_CHECKABLE)
         ]
         out += [f"  {_describe(c)}" for c in unreached[:MAX_SHOWN]]
         if len(unreached) > MAX_SHOWN:
@@ -222,7 +224,9 @@ def render(v: Verification, endpoint: Sequence[str] = ()) -> str:
     repay = repay_command(v, endpoint)
     if repay is not None:
         command, note = repay
-        missing = [c for c in problems if c.op == "SendBonus" and c.status is Status.MISSING]
+        missing = [
+            c for c in problems if PROOFS.get(c.op) is Proof.PAYMENT and c.status is Status.MISSING
+        ]
         total = sum((parse(c.amount) for c in missing), start=parse("0"))
         out += [
             f"{len(missing):,} payment(s) missing ({usd(total)}). To pay exactly those:",

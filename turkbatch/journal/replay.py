@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from turkbatch import money
+from turkbatch.catalog import PAYMENT_OPERATIONS
 from turkbatch.errors import EndpointMismatch, JournalCorrupt, JournalError
 from turkbatch.journal.records import (
     Entry,
@@ -190,7 +191,7 @@ class Detail:
         self.final.pop(key, None)
         self.final[key] = offset
         self.count(key, entry.op, entry.word)
-        if entry.op != "SendBonus" or entry.word is Word.COUNTED:
+        if entry.op not in PAYMENT_OPERATIONS or entry.word is Word.COUNTED:
             return  # (paid once, under the earlier payment's key: counted there)
         p = entry.payment or (intent[0].get("p") if intent else None)
         if entry.on and isinstance(p, dict):
@@ -318,6 +319,7 @@ def _fold(fd: int, path: str, view: Detail | None, chunk_size: int) -> tuple[Jou
     intents: _Intents = {}
     superseded: _Intents = {}  # key → the in-doubt intent a resend's intent replaced
     done_add, intents_pop, loads = done.add, intents.pop, orjson.loads
+    payment_ops = PAYMENT_OPERATIONS
     n, offset, carry, at, start = 0, 0, b"", 0, 0  # at: where the next line starts
     while offset < size:
         chunk = os.pread(fd, min(chunk_size, size - offset), offset)
@@ -339,7 +341,7 @@ def _fold(fd: int, path: str, view: Detail | None, chunk_size: int) -> tuple[Jou
                     if type(k) is not str:
                         raise TypeError("k is not a string")
                     if done_add(k):
-                        if op == "SendBonus":
+                        if op in payment_ops:
                             if len(k) == _PLAIN_PAY and k[:4] == "pay:" and "counted" not in rec:
                                 paid += 1  # the usual: counted by its key being done
                             else:
@@ -474,7 +476,7 @@ def _finish(state: JournalState, intents: _Intents, path: str) -> JournalState:
             view.intents[key] = offset
             view.count(key, op, Word.IN_DOUBT)
     for key, failure in state.failed.items():
-        if failure.op == "SendBonus":
+        if failure.op in PAYMENT_OPERATIONS:
             payment = Payment.of(failure.payment)
             pid = pid_of_key(key) or (payment.pid if payment else None)
             if pid is not None:
