@@ -1,5 +1,5 @@
-"""Tests for checking a big job file in parts (turkbatch.jobs._check_parts): forked children,
-the same result as the sequential pass, whatever the file holds."""
+"""Tests for checking a big job file in parts (``jobs.check_job(..., parts=N)``): forked
+children, the same result as the one pass, whatever the file holds."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import errno
 import os
 import pickle
 import threading
-from collections import deque
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -61,16 +61,18 @@ def line(pick: int, ident: int | None) -> bytes:
 
 def sequential(path: Path, max_errors: int) -> jobs.JobStats | tuple[list[Any], int]:
     """The one-pass check of the whole file (what check_job does for a small file)."""
-    state = jobs._State(str(path), max_errors)
-    with path.open("rb") as f:
-        deque(jobs._scan(enumerate(f, 1), state), maxlen=0)
-    return outcome(state.stats)
+    return outcome(partial(jobs.check_job, path, max_errors=max_errors, parts=1))
 
 
-def outcome(check: Any, *args: Any) -> jobs.JobStats | tuple[list[Any], int]:
+def in_parts(path: Path, max_errors: int, parts: int) -> jobs.JobStats | tuple[list[Any], int]:
+    """The check in ``parts`` parts."""
+    return outcome(partial(jobs.check_job, path, max_errors=max_errors, parts=parts))
+
+
+def outcome(check: Any) -> jobs.JobStats | tuple[list[Any], int]:
     """The stats, or the errors (line and message) and their total."""
     try:
-        stats: jobs.JobStats = check(*args)
+        stats: jobs.JobStats = check()
     except JobError as exc:
         return [(e.line, e.message) for e in exc.errors], exc.total
     return stats
@@ -104,7 +106,7 @@ def test_parts_give_the_sequential_result(
     """Any file, cut into any number of parts: the same stats and digest, or the same
     errors in the same order, capped the same way, with the same total."""
     path = write([line(pick, ident) for pick, ident in picks], tmp_path_factory.mktemp("parts"))
-    assert outcome(jobs._check_parts, str(path), max_errors, parts) == sequential(path, max_errors)
+    assert in_parts(path, max_errors, parts) == sequential(path, max_errors)
 
 
 def test_an_id_reused_across_parts_is_reported_where_the_sequential_pass_does(
@@ -118,7 +120,7 @@ def test_an_id_reused_across_parts_is_reported_where_the_sequential_pass_does(
     lines[26] = LINES[12]  # bad JSON after it
     lines[24] = LINES[16]  # an unknown operation before it
     path = write(lines, tmp_path)
-    got = outcome(jobs._check_parts, str(path), 50, 3)
+    got = in_parts(path, 50, 3)
     assert got == sequential(path, 50)
     errors, total = got  # type: ignore[misc]
     assert [line for line, _ in errors] == [25, 26, 27] and total == 3
@@ -136,7 +138,7 @@ def test_a_failed_child_is_replaced_by_checking_its_part_here(
         raise pickle.PicklingError("no")
 
     monkeypatch.setattr(pickle, "dumps", broken)  # in the forked children too
-    assert outcome(jobs._check_parts, str(path), 50, 3) == sequential(path, 50)
+    assert in_parts(path, 50, 3) == sequential(path, 50)
 
 
 def test_no_process_to_spare_means_checking_the_parts_here(
@@ -150,7 +152,7 @@ def test_no_process_to_spare_means_checking_the_parts_here(
 
     monkeypatch.setattr(os, "fork", refused)
     path = write([LINES[0], LINES[5], LINES[12]] * 30, tmp_path)
-    assert outcome(jobs._check_parts, str(path), 50, 3) == sequential(path, 50)
+    assert in_parts(path, 50, 3) == sequential(path, 50)
 
 
 def test_a_child_past_the_deadline_is_killed_and_its_part_checked_here(
@@ -159,7 +161,7 @@ def test_a_child_past_the_deadline_is_killed_and_its_part_checked_here(
     """No child can hang a check: past the deadline it is killed and its part checked."""
     monkeypatch.setattr(jobs, "PART_TIMEOUT", -3600.0)  # every deadline already passed
     path = write([LINES[0], LINES[3], LINES[7]] * 40, tmp_path)
-    assert jobs._check_parts(str(path), 50, 4) == sequential(path, 50)
+    assert in_parts(path, 50, 4) == sequential(path, 50)
 
 
 def test_big_files_are_checked_in_parts_only_when_this_process_has_one_thread(
@@ -171,26 +173,32 @@ def test_big_files_are_checked_in_parts_only_when_this_process_has_one_thread(
     monkeypatch.setattr(jobs, "PART_BYTES", path.stat().st_size // 3)
     monkeypatch.setattr(jobs.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5})
     monkeypatch.setattr(threading, "active_count", lambda: 1)
-    assert jobs._parts_for(str(path)) == 3
+    assert jobs.parts_for(str(path)) == 3
     monkeypatch.setattr(jobs, "PART_BYTES", path.stat().st_size + 1)
-    assert jobs._parts_for(str(path)) == 1
+    assert jobs.parts_for(str(path)) == 1
     monkeypatch.setattr(jobs, "PART_BYTES", 1)
-    assert jobs._parts_for(str(path)) == jobs.MAX_PARTS
+    assert jobs.parts_for(str(path)) == jobs.MAX_PARTS
     monkeypatch.setattr(threading, "active_count", lambda: 2)
-    assert jobs._parts_for(str(path)) == 1
+    assert jobs.parts_for(str(path)) == 1
 
 
 def test_check_job_uses_the_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """check_job itself takes the parallel path for a big file, with the same result."""
+    """check_job itself takes the parallel path for a big file (it forks), with the same
+    result."""
     path = write([LINES[0], LINES[2], LINES[3], LINES[7]] * 25, tmp_path)
-    used: list[int] = []
-    real = jobs._check_parts
+    expected = sequential(path, jobs.MAX_ERRORS)
+    forks: list[int] = []
+    real = os.fork
 
-    def spy(name: str, max_errors: int, parts: int) -> jobs.JobStats:
-        used.append(parts)
-        return real(name, max_errors, parts)
+    def counted() -> int:
+        pid = real()
+        if pid:
+            forks.append(pid)
+        return pid
 
-    monkeypatch.setattr(jobs, "_parts_for", lambda name: 2)
-    monkeypatch.setattr(jobs, "_check_parts", spy)
-    assert jobs.check_job(path) == sequential(path, jobs.MAX_ERRORS)
-    assert used == [2]
+    monkeypatch.setattr(jobs, "PART_BYTES", path.stat().st_size // 2)
+    monkeypatch.setattr(jobs.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setattr(os, "fork", counted)
+    assert jobs.check_job(path) == expected
+    assert len(forks) == 1  # two parts: one forked, one checked here

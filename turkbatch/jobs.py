@@ -520,19 +520,26 @@ def _values(rows: Iterator[_Row | Operation | Barrier]) -> Iterator[Operation | 
             yield row
 
 
-def check_job(path: str | os.PathLike[str], *, max_errors: int = MAX_ERRORS) -> JobStats:
+def check_job(
+    path: str | os.PathLike[str], *, max_errors: int = MAX_ERRORS, parts: int | None = None
+) -> JobStats:
     """
     Validate a whole job file in one streaming pass; nothing is sent.
 
-    A big file is checked in parts, one per CPU (see :func:`_check_parts`), with exactly
-    the sequential pass's result.
+    A big file is checked in parts, one per CPU (:func:`parts_for`), each in a forked
+    child, with exactly the sequential pass's result.
+
+    Args:
+        path: the job file.
+        max_errors: errors listed at most (all are counted).
+        parts: check in this many parts (1: one pass here); default :func:`parts_for`.
 
     Raises:
         JobError: with the first ``max_errors`` errors in line order and the total count.
         OSError: the file cannot be read.
     """
     name = os.fspath(path)
-    return _check_parts(name, max_errors, _parts_for(name))
+    return _check_parts(name, max_errors, parts_for(name) if parts is None else parts)
 
 
 def read_job(
@@ -652,7 +659,7 @@ class _Child:
     ids: BinaryIO
 
 
-def _parts_for(path: str) -> int:
+def parts_for(path: str) -> int:
     """How many parts to check ``path`` in: one per CPU (up to ``MAX_PARTS``) for a big file."""
     if not hasattr(os, "fork") or threading.active_count() > 1:
         return 1  # a fork copies only this thread: never fork beside others (their locks)
