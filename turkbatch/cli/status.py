@@ -28,7 +28,7 @@ def add_parser(commands: options.Commands) -> argparse.ArgumentParser:
         description="Show a journal's job, its last run (running; finished, interrupted or "
         "stopped early; or crashed without closing the journal), its API calls by "
         "operation (done, already done, reconciled, counted, failed, in doubt), the job's "
-        "calls against them as `turkbatch plan` counts them, and bonuses paid. Safe while "
+        "calls against them as turkbatch plan counts them, and bonuses paid. Safe while "
         "the job runs: the journal is only read.",
         epilog=EXAMPLES,
     )
