@@ -6,6 +6,10 @@ errors (5xx, ServiceFault, connection errors, timeouts, lost responses) → retr
 capped exponential backoff and jitter, up to ``max_attempts``; everything else → raised
 to the caller as classified by :func:`turkbatch.client.classify`. botocore's own retries
 are off, so nothing else retries anything.
+
+The Caller owns no run state: it reports each request and retry to a :class:`Tally`
+(the run's books, or any object with those two counts), as httpx's send path leaves the
+run's business to its caller.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import structlog
@@ -23,9 +27,24 @@ from turkbatch.backoff import DEFAULT_MAX_ATTEMPTS, Backoff
 from turkbatch.client import MTurkClient, Response
 from turkbatch.errors import OperationError, SettingError, Throttled, TransientError
 from turkbatch.limits import AdaptiveLimiter
-from turkbatch.summary import Summary
 
 log = structlog.get_logger()
+
+
+class Tally(Protocol):
+    """What the retry layer reports: each request made, and each one that is a retry."""
+
+    requests: int
+    retries: int
+
+
+class _Uncounted:
+    """The tally of calls nobody counts (a plan's balance lookup, say)."""
+
+    __slots__ = ("requests", "retries")
+
+    def __init__(self) -> None:
+        self.requests = self.retries = 0
 
 
 class Caller:
@@ -34,14 +53,14 @@ class Caller:
     def __init__(
         self,
         client: MTurkClient,
-        summary: Summary,
+        tally: Tally | None = None,
         *,
         rate: float,
         backoff: Backoff,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     ) -> None:
         self.client = client
-        self.summary = summary
+        self.tally: Tally = _Uncounted() if tally is None else tally
         self.backoff = backoff
         self.max_attempts = max_attempts
         self.limiter = AdaptiveLimiter(rate)
@@ -63,15 +82,16 @@ class Caller:
                 ``TransientError`` once attempts are exhausted.
         """
         attempt = tries = 0
+        tally = self.tally
         while True:
             await self.limiter.acquire()
-            self.summary.requests += 1
+            tally.requests += 1
             tries += 1
             try:
                 response = await self._send(op, params, key, tries)
             except Throttled:
                 self.limiter.on_throttle()
-                self.summary.retries += 1
+                tally.retries += 1
                 await anyio.sleep(self.backoff.delay(1))
                 continue
             except TransientError as exc:
@@ -79,7 +99,7 @@ class Caller:
                 attempt += 1
                 if attempt >= self.max_attempts:
                     raise
-                self.summary.retries += 1
+                tally.retries += 1
                 self.log.debug(
                     "op.retry_scheduled", op=op, key=key, attempt=attempt, error=exc.code
                 )

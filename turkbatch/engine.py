@@ -1,25 +1,27 @@
 """
-The pipeline: stream a validated job through rate-limited workers, journaling every outcome.
+The run, wired: check the job, guard it, settle what is in doubt, then feed, stage and work.
 
 ::
 
     job ─▶ check (whole file) ─▶ guards ─▶ settle in-doubt items ─▶ set bonuses against
-        the ledger (conflicts) ─▶ expand bulk lines ─▶ skip what the journal has done
-        ─▶ stream ─▶ intent stage ─▶ stream ─▶ N workers
-                                                         │                      │
-           journal ◀── intents, a batch per fsync ───────┘      outcomes ◀──────┤
-                                                                                ▼
+        the ledger (conflicts) ─▶ Feed (barriers, skip what is settled, expand bulk lines)
+        ─▶ stream ─▶ Stage (intents) ─▶ stream ─▶ N × Worker
+                                                       │                      │
+           journal ◀── intents, a batch per fsync ─────┘      outcomes ◀──────┤
+                                                                              ▼
              Caller (the one retry layer) ─▶ AdaptiveLimiter ─▶ MTurkClient ─▶ MTurk
+                 └─ requests, retries ─▶ Books (outcomes, money, spend cap, snapshot)
 
-The intent stage makes the intents of token calls durable, many per fsync, before the
-workers get them: a call never leaves before its intent is on disk, and no worker waits on
-the disk. One anyio task group holds the producer, the stage, the workers and
-(optionally) the signal watcher and progress reporter. Every call goes through
-:class:`turkbatch.caller.Caller`, turkbatch's only retry layer; what to retry is decided
-by :func:`turkbatch.client.classify`; in-doubt items are settled by
-:func:`turkbatch.reconcile.settle`, the job's bonuses set against the journal's ledger of
-payments by :mod:`turkbatch.payments` (a bonus is done when the ledger holds its payment,
-however its line is spelt), and bulk lines expanded by :mod:`turkbatch.expand`.
+Each piece has one role and its own module: :mod:`turkbatch.feed` (the producer),
+:mod:`turkbatch.stage` (intents of token calls, many per fsync, and the withdrawal of
+those never sent), :mod:`turkbatch.worker` (one call and what came of it) and
+:mod:`turkbatch.books` (counts, money, the spend cap, the stop switch, the snapshot).
+:class:`_Run` wires them in one anyio task group, with the signal watcher and the
+progress ticker. Every call goes through :class:`turkbatch.caller.Caller`, turkbatch's
+only retry layer, a member of the run that reports to the books; in-doubt items are
+settled by :func:`turkbatch.reconcile.settle`, the job's bonuses set against the
+journal's ledger of payments by :mod:`turkbatch.payments` (a bonus is done when the
+ledger holds its payment, however its line is spelt).
 """
 
 from __future__ import annotations
@@ -38,34 +40,24 @@ from typing import Any
 import anyio
 import structlog
 from anyio.abc import TaskStatus
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from turkbatch import expand, guards, hitbonus, jobs, money, payments, reconcile
+from turkbatch import expand, guards, hitbonus, jobs, payments, reconcile
 from turkbatch import plan as planning
-from turkbatch.caller import Caller
-from turkbatch.catalog import MONEY_OPERATIONS
+from turkbatch.books import Books
+from turkbatch.caller import Caller, Tally
 from turkbatch.client import MTurkClient
-from turkbatch.errors import (
-    AlreadyDone,
-    JournalError,
-    LookupFailed,
-    OperationError,
-    PermanentError,
-    Refused,
-    SettingError,
-    TransientError,
-    UsageError,
-)
+from turkbatch.errors import OperationError, Refused, SettingError, UsageError
+from turkbatch.feed import Feed
 from turkbatch.jobs import Bulk
 from turkbatch.journal import Journal, JournalState, endpoint_id
-from turkbatch.ledger import FIELDS as PAYMENT_FIELDS
-from turkbatch.ledger import Decision, Payment, occurrence, pid_of_key
 from turkbatch.limits import MIN_RATE
 from turkbatch.progress import Lines
 from turkbatch.settings import SIM_CREDENTIALS, SIM_ENDPOINT
 from turkbatch.settings import Settings as Settings  # (turkbatch.engine.Settings, as ever)
-from turkbatch.summary import Outcome, Snapshot, Summary
+from turkbatch.stage import Stage
+from turkbatch.summary import Summary
 from turkbatch.wording import counted
+from turkbatch.worker import Worker
 
 log = structlog.get_logger()
 
@@ -217,7 +209,7 @@ async def plan(
     async with contextlib.AsyncExitStack() as stack:
         settings = await _connect(stack, replace(settings, max_attempts=3), sim)
         client = await stack.enter_async_context(MTurkClient(settings.client))
-        caller = _caller(settings, client, Summary())
+        caller = _caller(settings, client)
         balance: Decimal | None = None
         error: str | None = None
         try:
@@ -296,594 +288,155 @@ async def _connect(stack: contextlib.AsyncExitStack, settings: Settings, sim: bo
     return replace(settings, client=client)
 
 
-class _Run(Caller):
-    """One run's moving parts, shared by the producer and the workers."""
+class _Run:
+    """
+    One run's pipeline, wired: the feed, the intent stage and the workers in one task
+    group, with the signal watcher and the progress ticker beside them.
+    """
 
     def __init__(
         self, settings: Settings, client: MTurkClient, journal: Journal, summary: Summary
     ) -> None:
-        super().__init__(
-            client,
-            summary,
-            rate=settings.rate,
-            backoff=settings.backoff,
-            max_attempts=settings.max_attempts,
-        )
         self.settings = settings
         self.journal = journal
-        self.reserved = money.ZERO  # what payments sent so far may cost, for max_spend
-        self.started = time.monotonic()
-        self.stopping = False
-        self.in_flight = 0
-        self._queued = 0
-        self._idle: anyio.Event | None = None
-        self._intake = anyio.CancelScope()
-        self.held: set[str] = set()  # in-doubt keys not to resend without --resend-expired
-        self.found: Counter[str] = Counter()  # payment id → found paid by a lookup just now
-        self._unsent: dict[str, str] = {}  # key → op: intent staged, call not yet sent
-        self._done_seen = 0
-        self._workers = anyio.CancelScope()
+        self.summary = summary
+        self.intake = anyio.CancelScope()
+        self.workers = anyio.CancelScope()
+        self.books = Books(summary, max_spend=settings.max_spend, halt=self.intake.cancel)
+        self.caller = _caller(settings, client, self.books)
         self.setting_error: SettingError | None = None  # why the run stopped, if it did
 
     async def run(self, source: Source, digest: str) -> None:
-        """Settle what is in doubt and set the job against the ledger, then produce and
-        work until done or stopped."""
-        self.started = time.monotonic()
-        await self._settle(source, digest)
-        operations = source()
-        depth = self.settings.concurrency
+        """Settle what is in doubt and set the job against the ledger, then feed and work
+        until done or stopped."""
+        settings, books = self.settings, self.books
+        books.started = time.monotonic()
+        held, found = await _settle(
+            self.journal, self.caller, self.summary, source, digest, settings
+        )
+        stage = Stage(self.journal, books, batch=settings.concurrency)
+        worker = Worker(self.caller, self.journal, books, stage, backoff=settings.backoff)
+        feed = Feed(
+            self.journal,
+            books,
+            self.caller,
+            fail=worker.failed,
+            intake=self.intake,
+            retry_failed=settings.retry_failed,
+            held=held,
+            found=found,
+        )
+        depth = settings.concurrency
         offered, to_stage = anyio.create_memory_object_stream[jobs.Operation](depth)
         staged, to_send = anyio.create_memory_object_stream[jobs.Operation](depth)
         try:
             async with anyio.create_task_group() as tg:
-                if self.settings.handle_signals:
+                if settings.handle_signals:
                     await tg.start(self._watch_signals)
-                if self.settings.progress_interval > 0:
+                if settings.progress_interval > 0:
                     tg.start_soon(self._report_progress)
                 async with anyio.create_task_group() as pipeline:
-                    pipeline.start_soon(self._produce, operations, offered)
-                    with self._workers:
+                    pipeline.start_soon(feed.produce, source(), offered)
+                    with self.workers:
                         async with anyio.create_task_group() as workers, to_send:
-                            workers.start_soon(self._stage, to_stage, staged)
-                            for _ in range(self.settings.concurrency):
-                                workers.start_soon(self._work, to_send.clone())
+                            workers.start_soon(stage.run, to_stage, staged)
+                            for _ in range(settings.concurrency):
+                                workers.start_soon(worker.work, to_send.clone())
                 tg.cancel_scope.cancel()
         finally:
-            # Staged but never sent (the run stopped first): not in doubt, say so.
-            for key, op in self._unsent.items():
-                with contextlib.suppress(JournalError):  # a poisoned journal: in doubt, then
-                    self.journal.withdraw(key, op=op)
-            if self.summary.job_changed and not self.stopping:
-                self.summary.removed = len(self.journal.state.done) - self._done_seen
-            self.summary.elapsed = time.monotonic() - self.started
-            self.summary.throttles = self.limiter.throttles
-
-    async def _settle(self, source: Source, digest: str) -> None:
-        """
-        Before anything is sent: look up what is in doubt (and, with ``--reconcile``, every
-        bonus to send), then set the job's bonuses against the ledger of payments.
-
-        Raises:
-            LookupFailed: a lookup failed; nothing was sent.
-            Refused: bonus lines conflict with earlier payments and the settings do not
-                say how to settle them; nothing was sent.
-        """
-        settings, journal = self.settings, self.journal
-        settlement = await reconcile.settle(
-            journal,
-            self.body,
-            retry_failed=settings.retry_failed,
-            resend_expired=settings.resend_expired,
-        )
-        self.held, self.found = settlement.held, settlement.found
-        if settings.reconcile:
-            self.found += await reconcile.reconcile_job(
-                journal, source(), self.body, retry_failed=settings.retry_failed
-            )
-        self.summary.reconciled = self.found.total()
-        await journal.flush()  # what the lookups found, on disk before the journal is read
-        state = journal.state
-        if not state.ledger or payments.unchanged(state, digest):
-            return
-        if state.ledger.unknown and not settings.reconcile:
-            raise Refused(
-                f"journal {journal.path} holds {counted(state.ledger.unknown, 'bonus outcome')} "
-                "written by an older turkbatch without the payment they made: run again with "
-                "--reconcile to count them from MTurk's own records before paying anything"
-            )
-        conflicts = payments.find_conflicts(
-            state, source, journal.path, retry_failed=settings.retry_failed
-        )
-        if not conflicts:
-            return
-        if settings.edited_payments is None:
-            job = state.last_run.job_path if state.last_run else None
-            raise Refused(payments.refusal(conflicts, job or "line"))
-        self.summary.counted = await payments.resolve(journal, conflicts, settings.edited_payments)
-
-    def stop(self, reason: str | None = None) -> None:
-        """Take no new operations; let in-flight calls finish. ``reason``: not an interrupt."""
-        if not self.stopping:
-            self.stopping = True
-            if reason is None:
-                self.summary.interrupted = True
-            else:
-                self.summary.stopped = reason
-            self._intake.cancel()
-
-    def snapshot(self) -> Snapshot:
-        """Return where the run stands, for the progress callback."""
-        t, s = self.summary.totals(), self.summary
-        return Snapshot(
-            total=s.operations,
-            done=t.done + t.already,
-            failed=t.failed,
-            skipped=t.skipped,
-            pending=t.pending,
-            in_flight=self.in_flight,
-            requests=s.requests,
-            retries=s.retries,
-            throttles=self.limiter.throttles,
-            rate_ceiling=self.limiter.rate,
-            bonus_paid=s.bonus_paid,
-            fees_paid=s.fees_paid,
-            elapsed=time.monotonic() - self.started,
-        )
+            stage.withdraw()  # staged but never sent (the run stopped first): not in doubt
+            self.setting_error = worker.setting_error
+            if self.summary.job_changed and not books.stopping:
+                self.summary.removed = len(self.journal.state.done) - feed.done_seen
+            books.close(self.caller.limiter)
 
     async def _watch_signals(self, *, task_status: TaskStatus[None]) -> None:
+        """SIGINT or SIGTERM: stop taking calls, give those in flight a grace; again: now."""
+        books = self.books
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             task_status.started()
             async for signum in signals:
-                if self.stopping:
+                if books.stopping:
                     log.warning("run.stopping_now", signal=signal.Signals(signum).name)
-                    self._workers.cancel()
+                    self.workers.cancel()
                     return
                 log.warning(
                     "run.stopping",
                     signal=signal.Signals(signum).name,
-                    in_flight=self.in_flight,
+                    in_flight=books.in_flight,
                     grace=self.settings.grace,
                 )
-                self.stop()
-                self._workers.deadline = anyio.current_time() + self.settings.grace
+                books.stop()
+                self.workers.deadline = anyio.current_time() + self.settings.grace
 
     async def _report_progress(self) -> None:
         report = self.settings.progress or Lines()
         while True:
             await anyio.sleep(self.settings.progress_interval)
-            report(self.snapshot())
-
-    async def _produce(
-        self,
-        operations: Iterator[jobs.Operation | jobs.Barrier],
-        send: MemoryObjectSendStream[jobs.Operation],
-    ) -> None:
-        state = self.journal.state
-        async with send:
-            with self._intake:
-                for n, item in enumerate(operations):
-                    if n % 1024 == 0:
-                        await anyio.lowlevel.checkpoint()
-                    if isinstance(item, jobs.Barrier):
-                        await self._drain()
-                    elif item.bulk is None or item.key in state.done:
-                        # (a bulk line done as one call by an older turkbatch stays done)
-                        await self._offer(item, send)
-                    else:
-                        await self._expand(item, send)
-            if self.stopping:
-                # Whatever the producer never handed out stays pending for the next run.
-                for item in operations:
-                    if isinstance(item, jobs.Operation) and not self._finished(item):
-                        self.summary.count(item.op, Outcome.PENDING)
-
-    def _finished(self, item: jobs.Operation) -> bool:
-        """Whether the journal (its ledger, for a bonus) has ``item`` done already."""
-        state = self.journal.state
-        pid = pid_of_key(item.key) if item.op == "SendBonus" else None
-        if pid is None:
-            return item.key in state.done
-        return state.ledger.decide(pid, occurrence(item.key)) is Decision.PAID
-
-    async def _expand(
-        self, item: jobs.Operation, send: MemoryObjectSendStream[jobs.Operation]
-    ) -> None:
-        """Hand out the calls of a bulk line: known from the line, or listed as pages arrive."""
-        bulk = item.bulk
-        assert bulk is not None, "only bulk lines are expanded"
-        if item.dropped:
-            log.info("op.duplicates_dropped", line=item.line, op=item.op, dropped=item.dropped)
-        if bulk in (Bulk.CHUNKS, Bulk.WORKERS):
-            for child in expand.expand_static(item):
-                await self._offer(child, send)
-            return
-        try:
-            async for child in expand.expand_listed(item, self.body, settle=self._drain):
-                await self._offer(child, send)
-        except OperationError as exc:
-            # The listing itself failed (an unknown HIT or type, say): the line fails.
-            listing = expand.LISTINGS[bulk]
-            await self._failed(replace(item, op=listing), exc)
-
-    async def _offer(
-        self, item: jobs.Operation, send: MemoryObjectSendStream[jobs.Operation]
-    ) -> None:
-        """Skip what the journal settles; hand out the rest to the workers."""
-        state = self.journal.state
-        pid = pid_of_key(item.key) if item.op == "SendBonus" else None
-        if pid is not None:
-            await self._offer_bonus(item, pid, send)
-        elif item.key in state.done:
-            self._done_seen += 1
-            self._finish(item, Outcome.SKIPPED)
-        elif item.key in self.held:
-            self._finish(item, Outcome.FAILED)
-        elif item.key in state.failed and not self.settings.retry_failed:
-            self.summary.failed_earlier += 1
-            self._finish(item, Outcome.FAILED)
-        else:
-            self._queued += 1
-            await _give(send, item)
-
-    async def _offer_bonus(
-        self, item: jobs.Operation, pid: str, send: MemoryObjectSendStream[jobs.Operation]
-    ) -> None:
-        """Decide a bonus by the ledger, by what it pays: counted, not matched by key."""
-        state = self.journal.state
-        if not state.ledger:  # nothing paid or refused yet (a first run): send it
-            self._queued += 1
-            await _give(send, item)
-            return
-        decision = state.ledger.decide(
-            pid, occurrence(item.key), retry_failed=self.settings.retry_failed
-        )
-        if decision is Decision.PAID and self.found[pid] > 0:
-            self.found[pid] -= 1  # found paid by this run's lookup: MTurk had it already
-            self._finish(item, Outcome.ALREADY)
-        elif decision is Decision.PAID:
-            self._done_seen += 1
-            self._finish(item, Outcome.SKIPPED)
-        elif decision is Decision.FAILED:
-            self.summary.failed_earlier += 1
-            self._finish(item, Outcome.FAILED)
-        else:
-            self._queued += 1
-            await _give(send, _unused_key(item, state))
-
-    async def _drain(self) -> None:
-        """Wait until every operation handed out so far has finished (a barrier)."""
-        while self._queued:
-            self._idle = anyio.Event()
-            await self._idle.wait()
-
-    async def _stage(
-        self,
-        receive: MemoryObjectReceiveStream[jobs.Operation],
-        send: MemoryObjectSendStream[jobs.Operation],
-    ) -> None:
-        """
-        Make the intents of what is handed out durable, many per fsync, then pass it on.
-
-        Between the producer and the workers: it takes every operation waiting (up to the
-        concurrency), buffers the intents of those with a token, flushes once, and only
-        then hands them to the workers, so a worker never waits on the disk. Once the run
-        is stopping, operations pass through unstaged, for the workers to count as
-        pending; intents staged but never sent are withdrawn when the run ends.
-        """
-        async with receive, send:
-            while (first := await _take(receive)) is not None:
-                batch = [first]
-                with contextlib.suppress(anyio.WouldBlock, anyio.EndOfStream):
-                    while len(batch) < self.settings.concurrency:
-                        batch.append(receive.receive_nowait())
-                staging = [item for item in batch if self._stageable(item)]
-                for item in staging:
-                    self.journal.stage_intent(
-                        item.key, op=item.op, token=item.token, params=_intent_params(item)
-                    )
-                    self._unsent[item.key] = item.op
-                if staging:
-                    await self.journal.flush()
-                for item in batch:
-                    await _give(send, item)
-
-    def _stageable(self, item: jobs.Operation) -> bool:
-        """Whether ``item`` gets an intent now: a token call, and the run not stopping."""
-        return item.token is not None and not self.stopping
-
-    async def _work(self, receive: MemoryObjectReceiveStream[jobs.Operation]) -> None:
-        async with receive:
-            while (item := await _take(receive)) is not None:
-                try:
-                    if self.stopping:
-                        self.summary.count(item.op, Outcome.PENDING)
-                        continue
-                    self.in_flight += 1
-                    try:
-                        await self.execute(item)
-                    except anyio.get_cancelled_exc_class():
-                        # Stopped mid-call: a token call stays in doubt in the journal, and
-                        # every other operation is safe to send again on resume.
-                        self.summary.count(item.op, Outcome.PENDING)
-                        raise
-                    finally:
-                        self.in_flight -= 1
-                finally:
-                    self._queued -= 1
-                    if self._queued == 0 and self._idle is not None:
-                        self._idle.set()
-
-    async def execute(self, item: jobs.Operation) -> None:
-        """Send one operation (its intent already durable); journal and count its outcome."""
-        if item.op in MONEY_OPERATIONS and not self._reserve(item):
-            self.summary.count(item.op, Outcome.PENDING)  # and its intent is withdrawn
-            return
-        self._unsent.pop(item.key, None)  # from here on it may have been sent
-        if item.op == "NotifyWorkers":
-            await self._notify(item)
-            return
-        try:
-            response = await self.request(item.op, item.params, key=item.key)
-        except AlreadyDone as exc:
-            await self._already(item, exc)
-        except TransientError as exc:
-            if item.token is None:
-                await self._failed(item, exc)
-                return
-            # Every attempt was lost, timed out or faulted: any of them may have reached
-            # MTurk. The intent stays as it is, in doubt: the next run looks it up.
-            self.summary.count(item.op, Outcome.PENDING)
-            self.summary.in_doubt += 1
-            log.warning(
-                "op.in_doubt",
-                key=item.key,
-                op=item.op,
-                line=item.line,
-                code=exc.code,
-                message=exc.message,
-                note="every attempt may have reached MTurk: run again to look it up",
-            )
-        except OperationError as exc:
-            await self._failed(item, exc)
-        else:
-            await self.journal.done(
-                item.key,
-                op=item.op,
-                result=_result_record(response.body),
-                request_id=response.request_id,
-                on=item.on,
-            )
-            self._finish(item, Outcome.DONE)
-            self.log.debug("op.done", key=item.key, op=item.op, request_id=response.request_id)
-
-    async def _notify(self, item: jobs.Operation) -> None:
-        """Send one chunk of at most 100 workers; resend to soft failures; journal each fate."""
-        try:
-            outcome = await expand.notify(
-                item, self.body, pause=lambda n: anyio.sleep(self.settings.backoff.delay(n))
-            )
-        except OperationError as exc:
-            await self._failed(item, exc)
-            return
-        result = outcome.as_record()
-        # MTurk's own shape too, so reports read one format whatever wrote the journal.
-        result["NotifyWorkersFailureStatuses"] = [
-            {
-                "WorkerId": worker,
-                "NotifyWorkersFailureCode": code,
-                "NotifyWorkersFailureMessage": message,
-            }
-            for worker, (code, message) in outcome.unreached.items()
-        ]
-        # Durable before the worker goes on: a crash then resends at most the calls in flight.
-        await self.journal.done(item.key, op=item.op, result=result, durable=True)
-        self.summary.unreached += len(outcome.unreached)
-        for worker, (code, message) in outcome.unreached.items():
-            log.warning(
-                "notify.unreached", worker=worker, code=code, message=message, line=item.line
-            )
-        self._finish(item, Outcome.DONE)
-
-    async def _already(self, item: jobs.Operation, exc: AlreadyDone) -> None:
-        own_token = item.op == "SendBonus" and item.token != jobs.token_for(item.key)
-        # The line's own token: "already processed" says only that *something* used it.
-        if own_token and not await self._paid_at_mturk(item):
-            await self._failed(
-                item,
-                PermanentError(
-                    f"{exc.message} (but MTurk shows no such payment for assignment "
-                    f"{item.params['AssignmentId']}: the UniqueRequestToken was used by "
-                    "another call; give this line a token of its own, or none)",
-                    code=exc.code,
-                    turk_code=exc.turk_code,
-                    request_id=exc.request_id,
-                    status=exc.status,
-                ),
-            )
-            return
-        if item.op in ("ApproveAssignment", "RejectAssignment"):
-            # "can be called with a status of: Submitted" also means "it went the other way":
-            # only an assignment in the wanted state counts as done.
-            wanted = "Approved" if item.op == "ApproveAssignment" else "Rejected"
-            status = await self._assignment_status(str(item.params["AssignmentId"]))
-            if status != wanted:
-                await self._failed(
-                    item,
-                    PermanentError(
-                        f"{exc.message} (the assignment is {status or 'in an unknown state'}, "
-                        f"not {wanted})",
-                        code=exc.code,
-                        turk_code=exc.turk_code,
-                        request_id=exc.request_id,
-                        status=exc.status,
-                    ),
-                )
-                return
-        await self.journal.done(
-            item.key, op=item.op, request_id=exc.request_id, already=True, on=item.on
-        )
-        self._finish(item, Outcome.ALREADY)
-        self.log.debug("op.already_done", key=item.key, op=item.op, message=exc.message)
-
-    async def _paid_at_mturk(self, item: jobs.Operation) -> bool:
-        """Whether MTurk shows as many payments like ``item``'s as its occurrence needs."""
-        payment = Payment.of(item.params)
-        if payment is None:
-            return False
-        try:
-            found = await reconcile.count_payments(self.body, [payment.assignment])
-        except LookupFailed:
-            return False
-        return found[payment.pid] >= occurrence(item.key)
-
-    async def _assignment_status(self, assignment_id: str) -> str | None:
-        try:
-            response = await self.request("GetAssignment", {"AssignmentId": assignment_id})
-        except OperationError:
-            return None
-        status = response.body.get("Assignment", {}).get("AssignmentStatus")
-        return str(status) if status else None
-
-    async def _failed(self, item: jobs.Operation, exc: OperationError) -> None:
-        if isinstance(exc, SettingError):
-            self._setting_failed(item, exc)
-            return
-        await self.journal.failed(item.key, op=item.op, error=exc.as_dict(), on=item.on)
-        self._finish(item, Outcome.FAILED)
-        log.warning(
-            "op.failed",
-            key=item.key,
-            op=item.op,
-            line=item.line,
-            code=exc.code,
-            turk_code=exc.turk_code,
-            message=exc.message,
-        )
-
-    def _setting_failed(self, item: jobs.Operation, exc: SettingError) -> None:
-        """
-        Stop the run: the setting failed, not the operation, so nothing is recorded failed.
-
-        The item stays pending; a token call that never reached MTurk has its intent
-        withdrawn (when the run ends), one that may have stays in doubt.
-        """
-        if item.token is not None and not exc.maybe_sent:
-            self._unsent[item.key] = item.op
-        elif item.token is not None:
-            self.summary.in_doubt += 1
-        self.summary.count(item.op, Outcome.PENDING)
-        if self.setting_error is None or exc.maybe_sent:
-            self.setting_error = exc
-            log.info("run.setting_failed", op=item.op, code=exc.code, message=exc.message)
-            self.stop(exc.message)
-
-    def _reserve(self, item: jobs.Operation) -> bool:
-        """Set a payment's cost against ``max_spend``; stop the run rather than pass it."""
-        cap = self.settings.max_spend
-        if cap is None:
-            return True
-        cost = planning.price(item)
-        if cost is not None and self.reserved + cost <= cap:
-            self.reserved += cost
-            return True
-        why = "its cost is unknown" if cost is None else f"it costs {money.usd(cost)}"
-        log.error("run.spend_cap", key=item.key, op=item.op, line=item.line, cap=str(cap))
-        self.stop(
-            f"--max-spend {money.usd(cap)} reached: {money.usd(self.reserved)} committed, "
-            f"line {item.line} not sent ({why})"
-        )
-        return False
-
-    def _finish(self, item: jobs.Operation, outcome: Outcome) -> None:
-        self.summary.count(item.op, outcome)
-        if item.op == "SendBonus" and outcome in (Outcome.DONE, Outcome.ALREADY, Outcome.SKIPPED):
-            amount = money.parse(item.params["BonusAmount"])
-            fee = money.bonus_fee(amount)
-            self.summary.bonus_total += amount
-            self.summary.fees_total += fee
-            if outcome is not Outcome.SKIPPED:
-                self.summary.bonus_paid += amount
-                self.summary.fees_paid += fee
+            report(self.books.snapshot(self.caller.limiter))
 
 
-async def _take(receive: MemoryObjectReceiveStream[jobs.Operation]) -> jobs.Operation | None:
+async def _settle(
+    journal: Journal,
+    caller: Caller,
+    summary: Summary,
+    source: Source,
+    digest: str,
+    settings: Settings,
+) -> tuple[set[str], Counter[str]]:
     """
-    Return the next operation handed out, or None once the sender is done.
+    Before anything is sent: look up what is in doubt (and, with ``--reconcile``, every
+    bonus to send), then set the job's bonuses against the ledger of payments.
 
-    A waiting item is taken without a loop pass (``receive`` always makes one): the call
-    that follows yields anyway, and a pass per item costs more than the item's own work.
+    Returns:
+        the keys held in doubt (not to resend without ``--resend-expired``), and the
+        payments found paid by the lookups just now (payment id → how many).
+
+    Raises:
+        LookupFailed: a lookup failed; nothing was sent.
+        Refused: bonus lines conflict with earlier payments and the settings do not
+            say how to settle them; nothing was sent.
     """
-    try:
-        return receive.receive_nowait()
-    except anyio.WouldBlock:
-        pass
-    except anyio.EndOfStream:
-        return None
-    try:
-        return await receive.receive()
-    except anyio.EndOfStream:
-        return None
+    settlement = await reconcile.settle(
+        journal,
+        caller.body,
+        retry_failed=settings.retry_failed,
+        resend_expired=settings.resend_expired,
+    )
+    held, found = settlement.held, settlement.found
+    if settings.reconcile:
+        found += await reconcile.reconcile_job(
+            journal, source(), caller.body, retry_failed=settings.retry_failed
+        )
+    summary.reconciled = found.total()
+    await journal.flush()  # what the lookups found, on disk before the journal is read
+    state = journal.state
+    if not state.ledger or payments.unchanged(state, digest):
+        return held, found
+    if state.ledger.unknown and not settings.reconcile:
+        raise Refused(
+            f"journal {journal.path} holds {counted(state.ledger.unknown, 'bonus outcome')} "
+            "written by an older turkbatch without the payment they made: run again with "
+            "--reconcile to count them from MTurk's own records before paying anything"
+        )
+    conflicts = payments.find_conflicts(
+        state, source, journal.path, retry_failed=settings.retry_failed
+    )
+    if not conflicts:
+        return held, found
+    if settings.edited_payments is None:
+        job = state.last_run.job_path if state.last_run else None
+        raise Refused(payments.refusal(conflicts, job or "line"))
+    summary.counted = await payments.resolve(journal, conflicts, settings.edited_payments)
+    return held, found
 
 
-async def _give(send: MemoryObjectSendStream[jobs.Operation], item: jobs.Operation) -> None:
-    """Hand ``item`` on: at once while the buffer has room (no loop pass), else wait."""
-    try:
-        send.send_nowait(item)
-    except anyio.WouldBlock:
-        await send.send(item)
-
-
-def _caller(settings: Settings, client: MTurkClient, summary: Summary) -> Caller:
-    """A retry layer with the run's pacing, for calls made outside a run (plan, guards)."""
+def _caller(settings: Settings, client: MTurkClient, tally: Tally | None = None) -> Caller:
+    """A retry layer with the run's pacing (counting into ``tally``, if given)."""
     return Caller(
         client,
-        summary,
+        tally,
         rate=settings.rate,
         backoff=settings.backoff,
         max_attempts=settings.max_attempts,
     )
-
-
-def _intent_params(item: jobs.Operation) -> dict[str, Any] | None:
-    """What an intent keeps of its call: a payment's identity, for reconciliation and books."""
-    if item.op != "SendBonus":
-        return None
-    params = item.params
-    return {name: params[name] for name in PAYMENT_FIELDS if name in params}
-
-
-def _unused_key(item: jobs.Operation, state: JournalState) -> jobs.Operation:
-    """
-    Return ``item`` under a key the journal has not used, with a token to match.
-
-    A bonus to send keeps its key unless that key already has an outcome (the ledger
-    counts payments, so the n-th occurrence of a payment may be sent when an earlier key
-    of it failed, say): then it is ``<key>~m`` for the first unused m.
-    """
-    key = item.key
-    if key not in state.done and key not in state.failed:
-        return item
-    m = 1
-    while (fresh := f"{key}~{m}") in state.done or fresh in state.failed:
-        m += 1
-    params = dict(item.params)
-    if params.get(jobs.TOKEN) == jobs.token_for(key):
-        params[jobs.TOKEN] = jobs.token_for(fresh)
-    return replace(item, key=fresh, params=params)
-
-
-def _result_record(body: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Keep the part of a response worth journaling: the ids of what was created.
-
-    (NotifyWorkers' per-worker outcomes are journaled by ``_Run._notify``.)
-    """
-    record: dict[str, Any] = {}
-    for name in ("HIT", "QualificationType"):
-        value = body.get(name)
-        if isinstance(value, Mapping):
-            for id_name in ("HITId", "HITTypeId", "QualificationTypeId"):
-                if id_name in value:
-                    record[id_name] = value[id_name]
-    if "HITTypeId" in body:
-        record["HITTypeId"] = body["HITTypeId"]
-    return record or None
