@@ -12,6 +12,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,63 @@ def test_interrupt_and_resume_pays_each_bonus_once(
     assert resumed.returncode == 0, (printed, resumed.stderr)
     paid = Counter(b["AssignmentId"] for b in ledger(url)["bonuses"])
     assert len(paid) == n and set(paid.values()) == {1}
+
+
+@pytest.mark.parametrize("signals", [1, 2])
+def test_an_interrupted_summary_accounts_for_every_call(
+    sim_process: Callable[..., str], tmp_path: Path, signals: int
+) -> None:
+    """
+    SIGINT during a job with bulk lines: the JSON summary counts API calls (a NotifyWorkers
+    line of 250 workers is 3, a WorkerIds line of 60 is 60) and accounts for each one:
+    done + already + failed + skipped + pending = calls, once gracefully and once at once.
+    """
+    url = sim_process("--latency", "100")
+    workers = [f"A{n:013d}" for n in range(250)]
+    records: list[dict[str, Any]] = [
+        {
+            "op": "NotifyWorkers",
+            "Subject": "Study 2",
+            "MessageText": "It is open.",
+            "WorkerIds": workers,
+        },
+        *(
+            orjson.loads(line)
+            for line in write_bonuses(tmp_path / "b.jsonl", 40).read_bytes().splitlines()
+        ),
+        {
+            "op": "AssociateQualificationWithWorker",
+            "QualificationTypeId": "3TYPE0000000000000000000000001",
+            "IntegerValue": 1,
+            "WorkerIds": workers[:60],
+        },
+        {"op": "NotifyWorkers", "Subject": "s", "MessageText": "m", "WorkerIds": workers[:150]},
+    ]
+    job = tmp_path / "job.jsonl"
+    job.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    calls = 3 + 40 + 60 + 2
+    assert jobs.check_job(job).calls == calls
+    args = [sys.executable, "-m", "turkbatch", "run", str(job), "--endpoint-url", url]
+    args += ["--concurrency", "4", "--rate", "20", "--progress", "0", "--output", "json"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while len(ledger(url)["bonuses"]) < 10 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for _ in range(signals):
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.02)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    summary = json.loads(out)
+    totals = summary["totals"]
+    assert summary["calls"] == calls and summary["unlisted"] == 0
+    assert sum(totals.values()) == calls, totals
+    assert totals["pending"] > 0 and totals["done"] >= 10
+    by_op = summary["by_op"]
+    assert sum(by_op["NotifyWorkers"].values()) == 5, by_op
+    assert sum(by_op["AssociateQualificationWithWorker"].values()) == 60, by_op
+    assert sum(by_op["SendBonus"].values()) == 40, by_op
+    assert summary["bonus_paid"] == f"{Decimal('0.10') * by_op['SendBonus']['done']:.2f}"
 
 
 # --- operator experience: plan, guards, status, report, policy, skeleton, redaction ---

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from turkbatch import engine
+from turkbatch import engine, jobs
 from turkbatch.backoff import Backoff
-from turkbatch.client import ClientSettings
+from turkbatch.client import ClientSettings, MTurkClient
 from turkbatch.errors import JobError, JournalLocked, UsageError
 from turkbatch.journal import Journal
 from turkbatch.sim import Clock, FaultSettings, Simulator, World
-from turkbatch.summary import ExitCode
+from turkbatch.summary import ExitCode, Summary
 
 FAST = Backoff(base=0.001, cap=0.01)
 
@@ -157,6 +158,10 @@ async def test_lost_responses_pay_once(tmp_path: Path) -> None:
         summary = await engine.run(job, settings(sim, max_attempts=20))  # 30% lost
         assert summary.totals().failed == 0, summary.render()
         assert summary.totals().already > 0  # resends refused as already processed
+        # "Paid this run" is what MTurk confirmed to this run; "already" is its own line.
+        t, each = summary.totals(), Decimal("0.50")
+        assert summary.bonus_paid == each * t.done and summary.bonus_already == each * t.already
+        assert summary.bonus_total == each * 100 and "said was paid already" in summary.render()
         assert sim.counters.totals()["lost"] > 0
         paid = paid_assignments(sim)
         assert len(paid) == 100 and set(paid.values()) == {1}
@@ -216,3 +221,34 @@ async def test_second_run_on_a_journal_in_use_refuses(sim: Simulator, tmp_path: 
     finally:
         await held.close()
     assert sim.counters.totals()["received"] == 0
+
+
+async def test_a_stopped_run_accounts_for_every_call(sim: Simulator, tmp_path: Path) -> None:
+    """Stopped by the spend cap: every call known is accounted for, those of a WorkerIds
+    line never handed out as pending, and a listed line never listed makes the total a
+    lower bound ("8+ calls")."""
+    workers = [f"A{n:012d}" for n in range(5)]
+    job = write_job(
+        tmp_path / "job.jsonl",
+        [
+            bonus(1, "5.00"),
+            {"op": "NotifyWorkers", "Subject": "s", "MessageText": "m", "WorkerIds": workers},
+            bonus(2, "5.00"),
+            {"op": "CreateWorkerBlock", "WorkerIds": workers, "Reason": "bot"},
+            {"op": "ApproveAssignment", "HITId": "3HIT00000000000000000000000001"},
+        ],
+    )
+    s = settings(sim, max_spend=Decimal("6.00"), concurrency=1)
+    summary = Summary(unlisted=1)  # the engine's count of listed lines, from the job
+    async with (
+        MTurkClient(s.client) as client,
+        await Journal.open(tmp_path / "j.jsonl", job_digest="x") as journal,
+    ):
+        runner = engine._Run(s, client, journal, summary)  # past the pre-flight spend guard
+        await runner.run(lambda: jobs.read_job(job), "x")
+    assert summary.stopped and summary.calls == 8 and summary.unlisted == 1
+    t = summary.totals()
+    assert (t.done, t.pending) == (2, 6) and t.total == summary.calls
+    assert summary.by_op["CreateWorkerBlock"].pending == 5
+    assert "calls: 8+ (1 listing not finished" in summary.render()
+    assert "6 calls not sent" in summary.render()

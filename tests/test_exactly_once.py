@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -347,6 +348,8 @@ async def test_reconcile_recovers_from_a_lost_journal(sim: Simulator, tmp_path: 
     sim.clock.advance(25 * 3600)
     recovered = await engine.run(job, settings_for(sim, reconcile=True))
     assert recovered.totals().already == 7 and recovered.totals().done == 5
+    assert recovered.bonus_paid == Decimal("0.25") * 5  # the seven found paid: not this run's
+    assert recovered.bonus_reconciled == Decimal("0.25") * 7
     paid = Counter(b["AssignmentId"] for b in sim.world.ledger()["bonuses"])
     assert len(paid) == 12 and set(paid.values()) == {1}
     # The same mistake without --reconcile pays the first seven again.

@@ -126,7 +126,7 @@ async def test_spend_cap_holds_at_run_time(sim: Simulator, tmp_path: Path) -> No
     job = write_job(tmp_path / "job.jsonl", [bonus(1, "5.00"), bonus(2, "5.00")])
     ops = [item for item in jobs.read_job(job) if isinstance(item, jobs.Operation)]
     s = settings(sim, max_spend=Decimal("6.00"))
-    summary = Summary(operations=2)
+    summary = Summary(calls=2)
     async with (
         MTurkClient(s.client) as client,
         await Journal.open(tmp_path / "j.jsonl", job_digest="x") as journal,

@@ -84,7 +84,7 @@ async def test_a_hit_line_pays_every_approved_assignment_once_and_late_ones_late
         job = write_job(tmp_path / "job.jsonl", [LINE])
         first = await engine.run(job, settings_for(sim))
         assert first.exit_code == ExitCode.OK and first.totals().done == 30
-        assert first.operations == 30 and first.bonus_paid == Decimal("15.00")
+        assert first.calls == 30 and first.bonus_paid == Decimal("15.00")
         assert paid(sim.world.ledger()["bonuses"]) == paid(map(bonus_for, assignments[:30]))
         for a in assignments[30:35]:
             sim.world.call("ApproveAssignment", {"AssignmentId": a["AssignmentId"]})

@@ -114,6 +114,9 @@ async def test_a_bonus_whose_every_answer_is_lost_stays_in_doubt(
     again = await engine.run(job, settings_for(sim, journal=journal, retry_failed=True))
     assert again.exit_code == ExitCode.OK and again.reconciled == 4
     assert again.totals().already == 4 and again.totals().done == 0
+    # Found paid by a lookup: reconciled, not "paid this run".
+    assert again.bonus_paid == 0 and again.bonus_reconciled == Decimal("1.00")
+    assert again.bonus_total == Decimal("1.00") and "reconciled" in again.render()
     assert paid(sim.world.ledger()["bonuses"]) == paid(records)
 
 

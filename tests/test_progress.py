@@ -146,3 +146,13 @@ def test_plain_lines_off_a_terminal(tmp_path: Path) -> None:
         timeout=60,
     )
     assert quiet.returncode == 0 and "run.progress" not in quiet.stderr
+
+
+def test_bar_counts_calls_and_says_when_listings_may_find_more() -> None:
+    """The bar counts API calls; while a listing runs, the total is shown as a lower bound."""
+    assert "100/200 calls" in Bar(io.StringIO(), width=200).line(SNAP)
+    listing = replace(SNAP, total=1203, done=1100, skipped=80, unlisted=1)
+    assert "1,182/1,203+ calls" in Bar(io.StringIO(), width=200).line(listing)
+    with capture_logs() as events:
+        Lines()(listing)
+    assert events[0]["total"] == 1203 and events[0]["unlisted"] == 1

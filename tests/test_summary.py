@@ -18,7 +18,7 @@ def summary() -> Summary:
         fees_total=Decimal("0.55"),
         requests=10,
         elapsed=2.0,
-        operations=6,
+        calls=6,
     )
     for outcome in (Outcome.DONE, Outcome.DONE, Outcome.ALREADY, Outcome.FAILED):
         s.count("SendBonus", outcome)
@@ -88,3 +88,24 @@ def test_table_alignment() -> None:
     """The first column is left-aligned, numbers right-aligned, rules around the total."""
     lines = table(("name", "n"), [("a", 1), ("bbb", 22)], ("total", 23))
     assert lines == ["name    n", "-----  --", "a       1", "bbb    22", "-----  --", "total  23"]
+
+
+def test_render_counts_calls_and_money_by_who_paid() -> None:
+    """The calls are counted, "+" while listings did not finish; bonuses MTurk said were
+    paid already, or a lookup found paid, are their own lines, not "paid this run"."""
+    s = summary()
+    assert "calls: 6" in s.render()
+    s.unlisted, s.bonus_already, s.reconciled = 1, Decimal("0.50"), 2
+    s.bonus_reconciled, s.fees_reconciled = Decimal("1.00"), Decimal("0.20")
+    text = s.render()
+    assert "calls: 6+ (1 listing not finished" in text
+    assert "bonus paid this run: $1.75 + fees $0.35 = $2.10" in text
+    assert "said was paid already (an earlier attempt; not paid again): $0.50" in text
+    assert "2 bonuses found already paid at MTurk" in text and "$1.00 + fees $0.20" in text
+    record = s.as_dict()
+    assert (record["calls"], record["unlisted"]) == (6, 1)
+    assert (record["bonus_paid"], record["bonus_already"], record["bonus_reconciled"]) == (
+        "1.75",
+        "0.50",
+        "1.00",
+    )

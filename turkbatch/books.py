@@ -2,11 +2,14 @@
 The run's books: what each call came to and cost, and where the run stands.
 
 :class:`Books` counts each call's outcome into the run's :class:`~turkbatch.summary.Summary`
-and adds up its money, sets each payment's cost against ``--max-spend`` before it is sent,
-is the retry layer's :class:`~turkbatch.caller.Tally` (requests and retries), keeps the
-count of calls handed out and not yet finished (what a barrier waits on), and makes the
-:class:`~turkbatch.summary.Snapshot` the progress reporter shows. Why the run stopped
-early is the books' to record too: :meth:`Books.stop` is the run's one stop switch.
+and adds up its money (paid by this run, said or found paid already, known paid in all);
+enters every call the feed meets (when the run ends, each call without an outcome is
+pending: none goes uncounted, whatever stopped the run); sets each payment's cost against
+``--max-spend`` before it is sent; is the retry layer's :class:`~turkbatch.caller.Tally`
+(requests and retries); keeps the count of calls handed out and not yet finished (what a
+barrier waits on); and makes the :class:`~turkbatch.summary.Snapshot` the progress
+reporter shows. Why the run stopped early is the books' to record too: :meth:`Books.stop`
+is the run's one stop switch.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import structlog
 from turkbatch import jobs, money
 from turkbatch import plan as planning
 from turkbatch.limits import AdaptiveLimiter
-from turkbatch.summary import Outcome, Snapshot, Summary
+from turkbatch.summary import OpCounts, Outcome, Snapshot, Summary
 
 log = structlog.get_logger()
 
@@ -46,6 +49,10 @@ class Books:
         self.retries = summary.retries
         self.in_flight = 0  # calls being made now
         self.queued = 0  # calls handed out to the workers and not finished
+        self.known: dict[str, int] = {}  # operation → calls the feed met (each call once)
+        self.listed = 0  # calls found by listings so far
+        self.unlisted = summary.unlisted  # listed lines whose listing has not finished
+        self.left = 0  # calls left without an outcome so far (for the snapshot)
         self.started = time.monotonic()
         self.stopping = False
         self._halt = halt
@@ -62,16 +69,34 @@ class Books:
             self._halt()
 
     def finish(self, item: jobs.Operation, outcome: Outcome) -> None:
-        """Count one call's outcome, and the money of a bonus known paid."""
-        self.summary.count(item.op, outcome)
+        """
+        Count one call's outcome, and the money of a bonus known paid: paid by this run
+        (done), said by MTurk to be paid already (already), or paid earlier (skipped).
+        """
+        s = self.summary
+        s.count(item.op, outcome)
         if item.op == "SendBonus" and outcome in (Outcome.DONE, Outcome.ALREADY, Outcome.SKIPPED):
             amount = money.parse(item.params["BonusAmount"])
             fee = money.bonus_fee(amount)
-            self.summary.bonus_total += amount
-            self.summary.fees_total += fee
-            if outcome is not Outcome.SKIPPED:
-                self.summary.bonus_paid += amount
-                self.summary.fees_paid += fee
+            s.bonus_total += amount
+            s.fees_total += fee
+            if outcome is Outcome.DONE:
+                s.bonus_paid += amount
+                s.fees_paid += fee
+            elif outcome is Outcome.ALREADY:
+                s.bonus_already += amount
+                s.fees_already += fee
+
+    def found_paid(self, item: jobs.Operation) -> None:
+        """Count a bonus this run's lookups found paid at MTurk (reconciled): already done."""
+        s = self.summary
+        s.count(item.op, Outcome.ALREADY)
+        amount = money.parse(item.params["BonusAmount"])
+        fee = money.bonus_fee(amount)
+        s.bonus_total += amount
+        s.fees_total += fee
+        s.bonus_reconciled += amount
+        s.fees_reconciled += fee
 
     def reserve(self, item: jobs.Operation) -> bool:
         """Set a payment's cost against ``max_spend``; stop the run rather than pass it."""
@@ -107,11 +132,11 @@ class Books:
         s = self.summary
         t = s.totals()
         return Snapshot(
-            total=s.operations,
+            total=s.calls + self.listed,
             done=t.done + t.already,
             failed=t.failed,
             skipped=t.skipped,
-            pending=t.pending,
+            pending=self.left,
             in_flight=self.in_flight,
             requests=self.requests,
             retries=self.retries,
@@ -120,11 +145,26 @@ class Books:
             bonus_paid=s.bonus_paid,
             fees_paid=s.fees_paid,
             elapsed=time.monotonic() - self.started,
+            unlisted=self.unlisted,
         )
 
     def close(self, limiter: AdaptiveLimiter) -> None:
-        """Write the run's pace into its summary, once the run has ended."""
+        """
+        Close the books once the run has ended: every call met without an outcome is
+        pending (left for the next run), whatever stopped it; write the calls and the pace
+        into the summary.
+        """
         s = self.summary
+        for op, known in self.known.items():
+            counts = s.by_op.get(op)
+            if counts is None:
+                counts = s.by_op[op] = OpCounts()
+            pending = known - (counts.done + counts.already + counts.failed + counts.skipped)
+            if pending < 0:  # a call counted twice: say so rather than hide it
+                log.warning("run.miscounted", op=op, known=known, counted=counts.total)
+            counts.pending = max(pending, 0)
+        s.calls = sum(self.known.values())
+        s.unlisted = self.unlisted
         s.requests, s.retries = self.requests, self.retries
         s.elapsed = time.monotonic() - self.started
         s.throttles = limiter.throttles

@@ -114,6 +114,17 @@ class Form:
     dropped: int = 0
     distinct: int = 0
 
+    def calls(self, op: str) -> int:
+        """
+        The calls a line of ``op`` in this form becomes, as far as the line itself says:
+        one per chunk of the operation's recipient limit (``chunks``: 100 workers for
+        NotifyWorkers), one per worker (``workers``); a listed form's calls are found at
+        run time (0 here).
+        """
+        if self.bulk is Bulk.CHUNKS:
+            return -(-self.distinct // RECIPIENT_LIMITS[op][1])
+        return self.distinct if self.bulk is Bulk.WORKERS else 0
+
 
 def parent_param(op: str) -> str | None:
     """Return the parameter that makes a line of ``op`` a bulk line, if ``op`` has one."""

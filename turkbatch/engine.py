@@ -124,7 +124,10 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
         client = await stack.enter_async_context(MTurkClient(client_settings))
         await client.check_credentials()
         summary = Summary(
-            journal=str(journal_path), endpoint=client_settings.url, operations=stats.operations
+            journal=str(journal_path),
+            endpoint=client_settings.url,
+            calls=stats.calls,
+            unlisted=stats.bulk.get(Bulk.REQUESTS, 0) + stats.bulk.get(Bulk.ASSIGNMENTS, 0),
         )
         if by_hit:
             source = await _list_hit_bonuses(source, _caller(settings, client, summary), summary)
@@ -155,6 +158,7 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
             endpoint=client_settings.url,
             journal=str(journal_path),
             operations=stats.operations,
+            calls=stats.calls,
             rate=settings.rate,
             concurrency=settings.concurrency,
         )
@@ -266,7 +270,7 @@ async def _list_hit_bonuses(source: Source, caller: Caller, summary: Summary | N
     """
     listing = await hitbonus.list_bonuses(source(), caller.body, source())
     if summary is not None:
-        summary.operations += listing.payments - listing.lines
+        summary.calls += listing.payments  # (a bonus-by-HIT line's calls are its payments)
 
     def listed() -> Iterator[jobs.Operation | jobs.Barrier]:
         return hitbonus.expanded(source(), listing)

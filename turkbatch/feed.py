@@ -5,12 +5,14 @@ It waits at each barrier until every call handed out before it has finished; ski
 the journal settles (a call done, failed and not to retry, held in doubt; a bonus decided
 by the ledger, by what it pays, not by its key); expands bulk lines into their calls
 (known from the line, or listed as the pages arrive); and hands the rest out, in order.
+Each call it meets is entered in the books once, handed out or not: when the run stops,
+what it never handed out is counted too (done earlier: skipped; the rest: pending).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import replace
 
 import anyio
@@ -19,10 +21,10 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from turkbatch import expand, jobs
 from turkbatch.books import Books
+from turkbatch.bulk import LISTED
 from turkbatch.caller import Caller
 from turkbatch.errors import OperationError
 from turkbatch.handoff import give
-from turkbatch.jobs import Bulk
 from turkbatch.journal import Journal, JournalState
 from turkbatch.ledger import Decision, occurrence, pid_of_key
 from turkbatch.summary import Outcome
@@ -70,6 +72,7 @@ class Feed:
         self.held = held
         self.found = found
         self.done_seen = 0  # journal keys this run met done (the rest: removed from the job)
+        self._children: Iterator[jobs.Operation] = iter(())  # of the line being expanded
 
     async def produce(
         self,
@@ -85,24 +88,46 @@ class Feed:
                         await anyio.lowlevel.checkpoint()
                     if isinstance(item, jobs.Barrier):
                         await self.books.idle()
-                    elif item.bulk is None or item.key in state.done:
-                        # (a bulk line done as one call by an older turkbatch stays done)
+                    elif item.bulk is None:
+                        await self._offer(item, send)
+                    elif item.key in state.done:
+                        # A bulk line done as one call by an older turkbatch stays done.
+                        self._one_call(item)
                         await self._offer(item, send)
                     else:
                         await self._expand(item, send)
             if self.books.stopping:
-                # Whatever the producer never handed out stays pending for the next run.
-                for item in operations:
-                    if isinstance(item, jobs.Operation) and not self._finished(item):
-                        self.summary.count(item.op, Outcome.PENDING)
+                self._leave(operations)
 
-    def _finished(self, item: jobs.Operation) -> bool:
-        """Whether the journal (its ledger, for a bonus) has ``item`` done already."""
-        state = self.journal.state
-        pid = pid_of_key(item.key) if item.op == "SendBonus" else None
-        if pid is None:
-            return item.key in state.done
-        return state.ledger.decide(pid, occurrence(item.key)) is Decision.PAID
+    def _leave(self, operations: Iterator[jobs.Operation | jobs.Barrier]) -> None:
+        """
+        Count every call the feed will not hand out, the run having stopped: what the
+        journal settles as ever, the rest pending. A listed line's calls stay unknown (the
+        books count its listing as not finished).
+        """
+        state, books = self.journal.state, self.books
+        for child in self._children:  # the rest of a line stopped halfway
+            if self._sort(child) is not None:
+                books.left += 1
+        for item in operations:
+            if isinstance(item, jobs.Barrier):
+                continue
+            if item.bulk is None or item.key in state.done:
+                if item.bulk is not None:
+                    self._one_call(item)
+                calls: Iterable[jobs.Operation] = (item,)
+            elif item.bulk in LISTED:
+                continue
+            else:
+                calls = expand.expand_static(item)
+            for call in calls:
+                if self._sort(call) is not None:
+                    books.left += 1
+
+    def _one_call(self, item: jobs.Operation) -> None:
+        """A bulk line done as one call: if it is a listed line, its listing is not to come."""
+        if item.bulk in LISTED:
+            self.books.unlisted -= 1
 
     async def _expand(
         self, item: jobs.Operation, send: MemoryObjectSendStream[jobs.Operation]
@@ -112,51 +137,68 @@ class Feed:
         assert bulk is not None, "only bulk lines are expanded"
         if item.dropped:
             log.info("op.duplicates_dropped", line=item.line, op=item.op, dropped=item.dropped)
-        if bulk in (Bulk.CHUNKS, Bulk.WORKERS):
-            for child in expand.expand_static(item):
+        if bulk not in LISTED:
+            self._children = children = expand.expand_static(item)
+            for child in children:
                 await self._offer(child, send)
             return
+        books = self.books
         try:
-            async for child in expand.expand_listed(item, self.caller.body, settle=self.books.idle):
+            async for child in expand.expand_listed(item, self.caller.body, settle=books.idle):
+                books.listed += 1
                 await self._offer(child, send)
         except OperationError as exc:
-            # The listing itself failed (an unknown HIT or type, say): the line fails.
-            listing = expand.LISTINGS[bulk]
-            await self.fail(replace(item, op=listing), exc)
+            # The listing itself failed (an unknown HIT or type, say): the line fails, one call.
+            books.unlisted -= 1
+            books.listed += 1
+            failed = replace(item, op=expand.LISTINGS[bulk])
+            books.known[failed.op] = books.known.get(failed.op, 0) + 1
+            await self.fail(failed, exc)
+        else:
+            books.unlisted -= 1
 
     async def _offer(
         self, item: jobs.Operation, send: MemoryObjectSendStream[jobs.Operation]
     ) -> None:
         """Skip what the journal settles; hand out the rest to the workers."""
-        state = self.journal.state
+        call = self._sort(item)
+        if call is not None:
+            self.books.queued += 1
+            await give(send, call)
+
+    def _sort(self, item: jobs.Operation) -> jobs.Operation | None:
+        """
+        Enter one call in the books; count it if the journal settles it, else return it
+        to send (a bonus under a key of its own).
+        """
+        books, state = self.books, self.journal.state
+        known = books.known
+        known[item.op] = known.get(item.op, 0) + 1
         pid = pid_of_key(item.key) if item.op == "SendBonus" else None
         if pid is not None:
-            await self._offer_bonus(item, pid, send)
-        elif item.key in state.done:
+            return self._sort_bonus(item, pid, state)
+        if item.key in state.done:
             self.done_seen += 1
-            self.books.finish(item, Outcome.SKIPPED)
+            books.finish(item, Outcome.SKIPPED)
         elif item.key in self.held:
-            self.books.finish(item, Outcome.FAILED)
+            books.finish(item, Outcome.FAILED)
         elif item.key in state.failed and not self.retry_failed:
             self.summary.failed_earlier += 1
-            self.books.finish(item, Outcome.FAILED)
+            books.finish(item, Outcome.FAILED)
         else:
-            self.books.queued += 1
-            await give(send, item)
+            return item
+        return None
 
-    async def _offer_bonus(
-        self, item: jobs.Operation, pid: str, send: MemoryObjectSendStream[jobs.Operation]
-    ) -> None:
+    def _sort_bonus(
+        self, item: jobs.Operation, pid: str, state: JournalState
+    ) -> jobs.Operation | None:
         """Decide a bonus by the ledger, by what it pays: counted, not matched by key."""
-        state = self.journal.state
         if not state.ledger:  # nothing paid or refused yet (a first run): send it
-            self.books.queued += 1
-            await give(send, item)
-            return
+            return item
         decision = state.ledger.decide(pid, occurrence(item.key), retry_failed=self.retry_failed)
         if decision is Decision.PAID and self.found[pid] > 0:
             self.found[pid] -= 1  # found paid by this run's lookup: MTurk had it already
-            self.books.finish(item, Outcome.ALREADY)
+            self.books.found_paid(item)
         elif decision is Decision.PAID:
             self.done_seen += 1
             self.books.finish(item, Outcome.SKIPPED)
@@ -164,8 +206,8 @@ class Feed:
             self.summary.failed_earlier += 1
             self.books.finish(item, Outcome.FAILED)
         else:
-            self.books.queued += 1
-            await give(send, _unused_key(item, state))
+            return _unused_key(item, state)
+        return None
 
 
 def _unused_key(item: jobs.Operation, state: JournalState) -> jobs.Operation:

@@ -148,6 +148,9 @@ class JobStats:
         bulk: bulk lines per form (``{"chunks": 2, "requests": 1}``), sorted.
         recipients: distinct WorkerIds over all NotifyWorkers lines, each line counted
             on its own (the messages a run sends).
+        calls: the API calls the job makes, as far as its lines say: a plain line is one,
+            a NotifyWorkers line one per 100 workers, a ``WorkerIds`` line one per worker;
+            a listed line's calls are found at run time (none counted here).
         duplicates: repeated WorkerIds dropped from NotifyWorkers lines.
     """
 
@@ -160,6 +163,7 @@ class JobStats:
     bulk: dict[str, int] = field(default_factory=dict)
     recipients: int = 0
     duplicates: int = 0
+    calls: int = 0
     bonus_spend: Spend = field(default_factory=Spend)
     largest_bonus: Decimal = Decimal(0)
 
@@ -232,6 +236,7 @@ class _State:
         self.bulk: dict[str, int] = {}
         self.recipients = 0
         self.duplicates = 0
+        self.extra_calls = 0  # what bulk lines add to one call per line
 
     def error(self, line: int, message: str) -> None:
         """Count an error, keep the first ``max_errors``; raise at once when reading."""
@@ -290,6 +295,7 @@ class _State:
             form = resolved[2]
             if form is not None:  # counted now: stats are only kept for a valid job
                 self.bulk[form.bulk] = self.bulk.get(form.bulk, 0) + 1
+                self.extra_calls += form.calls(resolved[0]) - 1
                 if form.bulk is Bulk.CHUNKS:
                     self.recipients += form.distinct
                     self.duplicates += form.dropped
@@ -390,8 +396,9 @@ class _State:
         if self.total:
             raise JobError(self.source, self.errors, self.total)
         self.sum_bonus()
+        operations = sum(self.by_op.values())
         return JobStats(
-            operations=sum(self.by_op.values()),
+            operations=operations,
             by_op=dict(sorted(self.by_op.items())),
             barriers=self.barriers,
             total_bonus=self.spend.bonus,
@@ -400,6 +407,7 @@ class _State:
             bulk=dict(sorted(self.bulk.items())),
             recipients=self.recipients,
             duplicates=self.duplicates,
+            calls=operations + self.extra_calls,
             bonus_spend=self.spend,
             largest_bonus=self.largest,
         )
@@ -620,6 +628,7 @@ class _Part:
     bulk: dict[str, int]
     recipients: int
     duplicates: int
+    extra_calls: int
 
 
 class _Digest(Protocol):
@@ -729,6 +738,7 @@ def _check_part(
         bulk=state.bulk,
         recipients=state.recipients,
         duplicates=state.duplicates,
+        extra_calls=state.extra_calls,
     )
 
 
@@ -772,6 +782,7 @@ def _merge(merged: _State, part: _Part) -> None:
     merged.largest = max(merged.largest, part.largest)
     merged.recipients += part.recipients
     merged.duplicates += part.duplicates
+    merged.extra_calls += part.extra_calls
 
 
 def _meets(noted: BinaryIO, ids: KeySet) -> bool:

@@ -3,7 +3,8 @@ Show a run's progress: a one-line bar on a terminal, periodic ``run.progress`` l
 otherwise.
 
 Both are progress callbacks for :class:`turkbatch.engine.Settings`, fed
-:class:`~turkbatch.summary.Snapshot` values; neither keeps global state. The bar is
+:class:`~turkbatch.summary.Snapshot` values; neither keeps global state. Both count API
+calls: ``1,203+ calls`` while listings are still finding more. The bar is
 redrawn in place with ``\\r`` on standard error about five times a second, and log lines
 must not land in the middle of it: :meth:`Bar.guard` wraps the log stream so that every
 write clears the bar first (the next tick draws it again below the new line).
@@ -21,7 +22,7 @@ import structlog
 from turkbatch.money import usd
 from turkbatch.summary import Snapshot
 
-__all__ = ["BAR_INTERVAL", "Bar", "Lines", "Pace", "clock"]
+__all__ = ["BAR_INTERVAL", "Bar", "Lines", "Pace", "calls", "clock"]
 
 log = structlog.get_logger()
 
@@ -68,6 +69,11 @@ def _percent(s: Snapshot) -> int:
     return 100 if s.total <= 0 else min(100, s.finished * 100 // s.total)
 
 
+def calls(s: Snapshot) -> str:
+    """Return ``"1,180/1,203 calls"``, ``"1,180/1,203+ calls"`` while listings run."""
+    return f"{s.finished:,}/{s.total:,}{'+' if s.unlisted else ''} calls"
+
+
 class Bar:
     """
     A single status line on a terminal, redrawn in place.
@@ -111,7 +117,7 @@ class Bar:
         rate = self.pace.update(s)
         parts = [  # (importance: lower stays longer, text)
             (0, f"[{'#' * filled}{'.' * (_BAR_CELLS - filled)}] {_percent(s):3d}% "),
-            (0, f"{s.finished}/{s.total}"),
+            (0, calls(s)),
             (1, f" | {s.failed} failed"),
             (7, f" | {s.skipped} skipped" if s.skipped else ""),
             (5, f" | {s.in_flight} in flight"),
@@ -169,6 +175,7 @@ class Lines:
             "run.progress",
             finished=s.finished,
             total=s.total,
+            unlisted=s.unlisted,
             percent=_percent(s),
             done=s.done,
             failed=s.failed,

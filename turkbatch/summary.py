@@ -1,5 +1,11 @@
 """
-What a run did, counted by operation: the value the engine returns and the CLI prints.
+What a run did, counted in API calls by operation: the value the engine returns and the
+CLI prints.
+
+Every count is a count of calls: a plain line is one call, a NotifyWorkers line one per
+100 workers, a ``WorkerIds`` line one per worker, a listed line (``HITId``,
+``QualificationTypeId``) one per item its listing found. The outcomes of a run account for
+every call it knows of: done + already + failed + skipped + pending = ``calls``.
 
 Also the :class:`Snapshot` of a run in progress the engine hands its progress callback,
 and :func:`table`, the plain-text table every turkbatch command prints.
@@ -18,7 +24,7 @@ from turkbatch.wording import counted
 
 
 class Outcome(StrEnum):
-    """How one operation ended in this run."""
+    """How one call ended in this run."""
 
     DONE = "done"  # sent and succeeded in this run
     ALREADY = "already"  # MTurk said it was already done (earlier attempt or run)
@@ -39,7 +45,7 @@ class ExitCode:
 
 @dataclass(slots=True)
 class OpCounts:
-    """Counts of outcomes for one operation."""
+    """Counts of outcomes for the calls of one operation."""
 
     done: int = 0
     already: int = 0
@@ -53,7 +59,7 @@ class OpCounts:
 
     @property
     def total(self) -> int:
-        """All operations of this kind."""
+        """All calls of this operation."""
         return self.done + self.already + self.failed + self.skipped + self.pending
 
     def as_dict(self) -> dict[str, int]:
@@ -67,7 +73,7 @@ class Snapshot:
     Where a run stands, handed to the progress callback a few times a second.
 
     Attributes:
-        total: the job's operations.
+        total: the calls known so far (more while ``unlisted``).
         done: done in this run, including ``already``.
         failed: failed, in this run or (not retried) in an earlier one.
         skipped: skipped as done by an earlier run.
@@ -75,8 +81,11 @@ class Snapshot:
         in_flight: calls being made now.
         requests: requests sent; ``retries`` and ``throttles`` among them.
         rate_ceiling: the limiter's current rate, in requests per second.
-        bonus_paid: bonuses paid in this run; ``fees_paid``: MTurk's fees on them.
+        bonus_paid: bonuses this run sent and MTurk confirmed; ``fees_paid``: MTurk's
+            fees on them.
         elapsed: seconds since the run started.
+        unlisted: listed lines whose listing has not finished: their calls are not all
+            in ``total`` yet.
     """
 
     total: int
@@ -92,10 +101,11 @@ class Snapshot:
     bonus_paid: Decimal
     fees_paid: Decimal
     elapsed: float
+    unlisted: int = 0
 
     @property
     def finished(self) -> int:
-        """Operations with an outcome."""
+        """Calls with an outcome."""
         return self.done + self.failed + self.skipped
 
     @property
@@ -115,17 +125,27 @@ class Summary:
     """
     The result of one run.
 
-    ``bonus_paid`` is what this run paid (``fees_paid``: MTurk's fees on it);
-    ``bonus_total`` is every SendBonus of the job known to be paid (this run, or an
-    earlier run or attempt), so a finished job's ``bonus_total`` is the job's whole payout
-    however many runs it took (``fees_total``: the fees on it). ``stopped`` says why a run
-    stopped early other than an interrupt (a spend cap reached).
+    ``calls`` is every API call the run knows of (its outcomes add up to it); while
+    ``unlisted`` listed lines have not been listed to the end (an interrupt, a stop) more
+    calls may be found. ``bonus_paid`` is what this run sent and MTurk confirmed
+    (``fees_paid``: MTurk's fees on it); ``bonus_already`` what MTurk answered was paid
+    already (an earlier attempt) and ``bonus_reconciled`` what this run's lookups found
+    paid: neither is paid by this run. ``bonus_total`` is every SendBonus of the job known
+    to be paid (this run, or an earlier run or attempt), so a finished job's
+    ``bonus_total`` is the job's whole payout however many runs it took (``fees_total``:
+    the fees on it). ``stopped`` says why a run stopped early other than an interrupt (a
+    spend cap reached).
     """
 
     by_op: dict[str, OpCounts] = field(default_factory=dict)
-    operations: int = 0
+    calls: int = 0
+    unlisted: int = 0
     bonus_paid: Decimal = ZERO
     fees_paid: Decimal = ZERO
+    bonus_already: Decimal = ZERO
+    fees_already: Decimal = ZERO
+    bonus_reconciled: Decimal = ZERO
+    fees_reconciled: Decimal = ZERO
     bonus_total: Decimal = ZERO
     fees_total: Decimal = ZERO
     failed_earlier: int = 0
@@ -145,14 +165,14 @@ class Summary:
     endpoint: str | None = None
 
     def count(self, op: str, outcome: Outcome) -> None:
-        """Count one operation's outcome."""
+        """Count one call's outcome."""
         counts = self.by_op.get(op)
         if counts is None:
             counts = self.by_op[op] = OpCounts()
         counts.add(outcome)
 
     def totals(self) -> OpCounts:
-        """Return the outcome counts over every operation."""
+        """Return the outcome counts over every call."""
         total = OpCounts()
         for c in self.by_op.values():
             total.done += c.done
@@ -173,7 +193,7 @@ class Summary:
 
     @property
     def effective_rate(self) -> float:
-        """Operations finished by calls in this run (done, already, failed) per second."""
+        """Calls finished in this run (done, already, failed) per second."""
         t = self.totals()
         worked = t.done + t.already + t.failed - self.failed_earlier
         return worked / self.elapsed if self.elapsed > 0 else 0.0
@@ -183,10 +203,15 @@ class Summary:
         return {
             "by_op": {op: c.as_dict() for op, c in sorted(self.by_op.items())},
             "totals": self.totals().as_dict(),
-            "operations": self.operations,
+            "calls": self.calls,
+            "unlisted": self.unlisted,
             "bonus_paid": f"{self.bonus_paid:.2f}",
             "fees_paid": f"{self.fees_paid:.2f}",
             "spent": f"{self.bonus_paid + self.fees_paid:.2f}",
+            "bonus_already": f"{self.bonus_already:.2f}",
+            "fees_already": f"{self.fees_already:.2f}",
+            "bonus_reconciled": f"{self.bonus_reconciled:.2f}",
+            "fees_reconciled": f"{self.fees_reconciled:.2f}",
             "bonus_total": f"{self.bonus_total:.2f}",
             "fees_total": f"{self.fees_total:.2f}",
             "failed_earlier": self.failed_earlier,
@@ -209,7 +234,7 @@ class Summary:
         }
 
     def render(self) -> str:
-        """Return the closing table, one row per operation, then money and pace."""
+        """Return the closing table of calls, one row per operation, then money and pace."""
         header = ("operation", "done", "already", "failed", "skipped", "pending")
         rows = [
             (name, c.done, c.already, c.failed, c.skipped, c.pending)
@@ -218,10 +243,22 @@ class Summary:
         t = self.totals()
         lines = table(header, rows, ("total", t.done, t.already, t.failed, t.skipped, t.pending))
         lines.append("")
+        if self.unlisted:
+            lines.append(
+                f"calls: {self.calls:,}+ ({counted(self.unlisted, 'listing')} not finished: "
+                "its lines may make more calls, found when they are listed)"
+            )
+        else:
+            lines.append(f"calls: {self.calls:,}")
         lines.append(
             f"bonus paid this run: {_paid(self.bonus_paid, self.fees_paid)}   "
             f"job bonus paid in all: {_paid(self.bonus_total, self.fees_total)}"
         )
+        if self.bonus_already:
+            lines.append(
+                f"bonus MTurk said was paid already (an earlier attempt; not paid again): "
+                f"{_paid(self.bonus_already, self.fees_already)}"
+            )
         rate = self.requests / self.elapsed if self.elapsed > 0 else 0.0
         lines.append(
             f"requests: {self.requests} ({rate:.1f}/s), retries: {self.retries}, "
@@ -229,9 +266,7 @@ class Summary:
             f"effective rate: {self.effective_rate:.1f} operations/s"
         )
         if self.stopped:
-            lines.append(
-                f"stopped early: {self.stopped}; {counted(t.pending, 'operation')} not sent"
-            )
+            lines.append(f"stopped early: {self.stopped}; {counted(t.pending, 'call')} not sent")
         if self.job_changed:
             lines.append(
                 "the job file changed since the last run: unchanged lines were skipped "
@@ -242,6 +277,11 @@ class Summary:
             lines.append(
                 f"{counted(self.reconciled, 'bonus')} found already paid at MTurk (looked up "
                 "before sending): recorded as reconciled, not paid again"
+                + (
+                    f" ({_paid(self.bonus_reconciled, self.fees_reconciled)})"
+                    if self.bonus_reconciled
+                    else ""
+                )
             )
         if self.counted:
             lines.append(

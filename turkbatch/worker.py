@@ -68,7 +68,7 @@ class Worker:
             while (item := await take(receive)) is not None:
                 try:
                     if books.stopping:
-                        self.summary.count(item.op, Outcome.PENDING)
+                        books.left += 1  # pending: every call without an outcome is
                         continue
                     books.in_flight += 1
                     try:
@@ -76,7 +76,7 @@ class Worker:
                     except anyio.get_cancelled_exc_class():
                         # Stopped mid-call: a token call stays in doubt in the journal, and
                         # every other operation is safe to send again on resume.
-                        self.summary.count(item.op, Outcome.PENDING)
+                        books.left += 1
                         raise
                     finally:
                         books.in_flight -= 1
@@ -86,7 +86,7 @@ class Worker:
     async def execute(self, item: jobs.Operation) -> None:
         """Send one call (its intent already durable); journal and count its outcome."""
         if item.op in MONEY_OPERATIONS and not self.books.reserve(item):
-            self.summary.count(item.op, Outcome.PENDING)  # and its intent is withdrawn
+            self.books.left += 1  # pending, and its intent is withdrawn
             return
         self.unsent.pop(item.key, None)  # from here on it may have been sent
         if item.op == "NotifyWorkers":
@@ -101,8 +101,8 @@ class Worker:
                 await self.failed(item, exc)
                 return
             # Every attempt was lost, timed out or faulted: any of them may have reached
-            # MTurk. The intent stays as it is, in doubt: the next run looks it up.
-            self.summary.count(item.op, Outcome.PENDING)
+            # MTurk. The intent stays as it is, in doubt (pending): the next run looks it up.
+            self.books.left += 1
             self.summary.in_doubt += 1
             log.warning(
                 "op.in_doubt",
@@ -242,7 +242,7 @@ class Worker:
             self.unsent[item.key] = item.op
         elif item.token is not None:
             self.summary.in_doubt += 1
-        self.summary.count(item.op, Outcome.PENDING)
+        self.books.left += 1
         if self.setting_error is None or exc.maybe_sent:
             self.setting_error = exc
             log.info("run.setting_failed", op=item.op, code=exc.code, message=exc.message)
