@@ -36,7 +36,7 @@ def test_render_shows_table_fees_and_pace() -> None:
     assert lines[5].split() == ["total", "3", "1", "1", "1", "0"]
     assert "bonus paid this run: $1.75 + fees $0.35 = $2.10" in text
     assert "job bonus paid in all: $2.75 + fees $0.55 = $3.30" in text
-    assert "requests: 10 (5.0/s)" in text and "effective rate: 2.5 operations/s" in text
+    assert "requests: 10 (5.0/s)" in text and "effective rate: 2.5 calls/s" in text
 
 
 def test_exit_codes() -> None:

@@ -48,7 +48,16 @@ class _Uncounted:
 
 
 class Caller:
-    """turkbatch's one retry layer: every MTurk call goes through :meth:`request`."""
+    """
+    turkbatch's one retry layer: every MTurk call goes through :meth:`request`.
+
+    Args:
+        client: the MTurk client (one request each call of ``client.call``).
+        tally: told of each request and each retry (the run's books); none: uncounted.
+        rate: the pacing ceiling, in requests per second.
+        backoff: the delays between attempts.
+        max_attempts: attempts at a transient failure before it is raised.
+    """
 
     def __init__(
         self,

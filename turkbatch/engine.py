@@ -173,6 +173,8 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
     t = summary.totals()
     log.info(
         "run.finished",
+        calls=summary.calls,
+        unlisted=summary.unlisted,
         done=t.done,
         already=t.already,
         failed=t.failed,
@@ -182,6 +184,8 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
         elapsed=round(summary.elapsed, 3),
         bonus_paid=str(summary.bonus_paid),
         fees_paid=str(summary.fees_paid),
+        bonus_already=str(summary.bonus_already),
+        bonus_reconciled=str(summary.bonus_reconciled),
     )
     return summary
 

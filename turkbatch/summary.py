@@ -263,14 +263,14 @@ class Summary:
         lines.append(
             f"requests: {self.requests} ({rate:.1f}/s), retries: {self.retries}, "
             f"throttled: {self.throttles}, elapsed: {self.elapsed:.1f}s, "
-            f"effective rate: {self.effective_rate:.1f} operations/s"
+            f"effective rate: {self.effective_rate:.1f} calls/s"
         )
         if self.stopped:
             lines.append(f"stopped early: {self.stopped}; {counted(t.pending, 'call')} not sent")
         if self.job_changed:
             lines.append(
                 "the job file changed since the last run: unchanged lines were skipped "
-                f"and new lines run; {counted(self.removed, 'operation')} done earlier "
+                f"and new lines run; {counted(self.removed, 'call')} done earlier "
                 f"{'is' if self.removed == 1 else 'are'} no longer in the job"
             )
         if self.reconciled:

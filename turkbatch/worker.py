@@ -68,7 +68,7 @@ class Worker:
             while (item := await take(receive)) is not None:
                 try:
                     if books.stopping:
-                        books.left += 1  # pending: every call without an outcome is
+                        books.left += 1  # pending: not sent once the run stops
                         continue
                     books.in_flight += 1
                     try:
