@@ -187,6 +187,8 @@ def agree(job: Path, journal: Path, url: str, summaries: list[dict[str, Any]]) -
     assert plan["total"]["done"] == status["job_done"] == sim.total()
     assert plan["total"]["calls"] == status["job_calls"]
     assert plan["total"]["to_send"] == status["to_send"]
+    for s in summaries:  # each run's summary accounts for every call it met
+        assert sum(s["totals"].values()) == s["calls"], s
     for row in rows:  # every call names what it acted on
         if row["outcome"] != "not_run" or row["op"] != "NotifyWorkers":
             assert row["worker_id"], row

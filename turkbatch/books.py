@@ -23,10 +23,15 @@ import structlog
 
 from turkbatch import jobs, money
 from turkbatch import plan as planning
+from turkbatch.catalog import BONUS_AMOUNTS
 from turkbatch.limits import AdaptiveLimiter
 from turkbatch.summary import OpCounts, Outcome, Snapshot, Summary
 
 log = structlog.get_logger()
+
+
+#: Outcomes that say a bonus is paid (by this run, before it, or MTurk says already).
+_KNOWN_PAID = (Outcome.DONE, Outcome.ALREADY, Outcome.SKIPPED)
 
 
 class Books:
@@ -75,8 +80,9 @@ class Books:
         """
         s = self.summary
         s.count(item.op, outcome)
-        if item.op == "SendBonus" and outcome in (Outcome.DONE, Outcome.ALREADY, Outcome.SKIPPED):
-            amount = money.parse(item.params["BonusAmount"])
+        amount_name = BONUS_AMOUNTS.get(item.op)
+        if amount_name is not None and outcome in _KNOWN_PAID:
+            amount = money.parse(item.params[amount_name])
             fee = money.bonus_fee(amount)
             s.bonus_total += amount
             s.fees_total += fee
@@ -91,7 +97,7 @@ class Books:
         """Count a bonus this run's lookups found paid at MTurk (reconciled): already done."""
         s = self.summary
         s.count(item.op, Outcome.ALREADY)
-        amount = money.parse(item.params["BonusAmount"])
+        amount = money.parse(item.params[BONUS_AMOUNTS[item.op]])
         fee = money.bonus_fee(amount)
         s.bonus_total += amount
         s.fees_total += fee

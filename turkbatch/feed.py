@@ -23,6 +23,7 @@ from turkbatch import expand, jobs
 from turkbatch.books import Books
 from turkbatch.bulk import LISTED
 from turkbatch.caller import Caller
+from turkbatch.catalog import PAYMENT_OPERATIONS
 from turkbatch.errors import OperationError
 from turkbatch.handoff import give
 from turkbatch.journal import Journal, JournalState
@@ -174,7 +175,7 @@ class Feed:
         books, state = self.books, self.journal.state
         known = books.known
         known[item.op] = known.get(item.op, 0) + 1
-        pid = pid_of_key(item.key) if item.op == "SendBonus" else None
+        pid = pid_of_key(item.key) if item.op in PAYMENT_OPERATIONS else None
         if pid is not None:
             return self._sort_bonus(item, pid, state)
         if item.key in state.done:

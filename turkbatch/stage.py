@@ -15,10 +15,10 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from turkbatch import jobs
 from turkbatch.books import Books
+from turkbatch.catalog import TRAITS
 from turkbatch.errors import JournalError
 from turkbatch.handoff import give, take
 from turkbatch.journal import Journal
-from turkbatch.ledger import FIELDS as PAYMENT_FIELDS
 
 
 class Stage:
@@ -80,7 +80,8 @@ class Stage:
 
 def _intent_params(item: jobs.Operation) -> dict[str, Any] | None:
     """What an intent keeps of its call: a payment's identity, for reconciliation and books."""
-    if item.op != "SendBonus":
+    fields = TRAITS[item.op].intent
+    if not fields:
         return None
     params = item.params
-    return {name: params[name] for name in PAYMENT_FIELDS if name in params}
+    return {name: params[name] for name in fields if name in params}

@@ -21,7 +21,7 @@ from turkbatch import expand, jobs, reconcile
 from turkbatch.backoff import Backoff
 from turkbatch.books import Books
 from turkbatch.caller import Caller
-from turkbatch.catalog import MONEY_OPERATIONS
+from turkbatch.catalog import DONE_STATES, MONEY_OPERATIONS, PAYMENT_OPERATIONS, RECIPIENT_LIMITS
 from turkbatch.errors import (
     AlreadyDone,
     LookupFailed,
@@ -89,7 +89,7 @@ class Worker:
             self.books.left += 1  # pending, and its intent is withdrawn
             return
         self.unsent.pop(item.key, None)  # from here on it may have been sent
-        if item.op == "NotifyWorkers":
+        if item.op in RECIPIENT_LIMITS:
             await self._notify(item)
             return
         try:
@@ -155,7 +155,7 @@ class Worker:
         self.books.finish(item, Outcome.DONE)
 
     async def _already(self, item: jobs.Operation, exc: AlreadyDone) -> None:
-        own_token = item.op == "SendBonus" and item.token != jobs.token_for(item.key)
+        own_token = item.op in PAYMENT_OPERATIONS and item.token != jobs.token_for(item.key)
         # The line's own token: "already processed" says only that *something* used it.
         if own_token and not await self._paid_at_mturk(item):
             await self.failed(
@@ -171,10 +171,10 @@ class Worker:
                 ),
             )
             return
-        if item.op in ("ApproveAssignment", "RejectAssignment"):
+        wanted = DONE_STATES.get(item.op)
+        if wanted is not None:
             # "can be called with a status of: Submitted" also means "it went the other way":
             # only an assignment in the wanted state counts as done.
-            wanted = "Approved" if item.op == "ApproveAssignment" else "Rejected"
             status = await self._assignment_status(str(item.params["AssignmentId"]))
             if status != wanted:
                 await self.failed(
