@@ -14,7 +14,7 @@ from turkbatch import plan as planning
 from turkbatch.backoff import Backoff
 from turkbatch.client import ClientSettings, MTurkClient
 from turkbatch.errors import Refused
-from turkbatch.journal import Journal
+from turkbatch.journal import Journal, JournalState
 from turkbatch.sim import Clock, FaultSettings, Simulator, World
 from turkbatch.summary import ExitCode, Snapshot, Summary
 
@@ -163,10 +163,11 @@ def test_a_first_run_s_guards_use_the_check_s_totals(tmp_path: Path) -> None:
     job = write_job(tmp_path / "job.jsonl", [bonus(n, a) for n, a in enumerate(amounts * 3)])
     stats = jobs.check_job(job)
     cfg = engine.Settings(max_spend=Decimal("1000"))
-    fast = guards.preflight(str(job), lambda: jobs.read_job(job), stats, cfg, tmp_path / "j")
+    none = JournalState()  # no journal yet
+    fast = guards.preflight(str(job), lambda: jobs.read_job(job), stats, cfg, tmp_path / "j", none)
     full = planning.survey(str(job), jobs.read_job(job, checked=True))
     assert fast is not None and not fast.by_op  # (the survey fills by_op: this did not run it)
     assert fast.spend == full.spend and fast.spend.bonuses == 21
     low = engine.Settings(max_bonus=Decimal("5.00"))
     with pytest.raises(Refused, match=r"line \d+ \(\$9\.99\)"):
-        guards.preflight(str(job), lambda: jobs.read_job(job), stats, low, tmp_path / "j")
+        guards.preflight(str(job), lambda: jobs.read_job(job), stats, low, tmp_path / "j", none)

@@ -116,9 +116,24 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
             return jobs.iter_items(items)
 
     name = str(job) if isinstance(job, str | Path) else "<items>"
-    by_hit = bool(stats.bulk.get(Bulk.BONUSES))  # the guards need those lines listed first
-    preflight = None if by_hit else guards.preflight(name, source, stats, settings, journal_path)
     async with contextlib.AsyncExitStack() as stack:
+        # Locked and replayed once, here: the guards count against the run's own state,
+        # and nothing is written until every guard has passed.
+        journal = await Journal.open(
+            journal_path,
+            job_digest=stats.digest,
+            job_path=str(job) if isinstance(job, str | Path) else None,
+            endpoint=SIM_ENDPOINT if sim else endpoint_id(settings.client.url),
+            endpoint_moved=settings.endpoint_moved,
+            begin=False,
+        )
+        stack.push_async_callback(journal.close)
+        by_hit = bool(stats.bulk.get(Bulk.BONUSES))  # the guards need those lines listed first
+        preflight = (
+            None
+            if by_hit
+            else guards.preflight(name, source, stats, settings, journal_path, journal.state)
+        )
         settings = await _connect(stack, settings, sim)
         client_settings = replace(settings.client, max_pool_connections=settings.concurrency)
         client = await stack.enter_async_context(MTurkClient(client_settings))
@@ -131,18 +146,11 @@ async def run(job: JobSource, settings: Settings | None = None, *, sim: bool = F
         )
         if by_hit:
             source = await _list_hit_bonuses(source, _caller(settings, client, summary), summary)
-            preflight = guards.preflight(name, source, stats, settings, journal_path)
+            preflight = guards.preflight(name, source, stats, settings, journal_path, journal.state)
         if preflight is not None:
             preflight.endpoint = client_settings.url
             await guards.check(preflight, settings, _caller(settings, client, summary).balance)
-        journal = await Journal.open(
-            journal_path,
-            job_digest=stats.digest,
-            job_path=str(job) if isinstance(job, str | Path) else None,
-            endpoint=SIM_ENDPOINT if sim else endpoint_id(client_settings.url),
-            endpoint_moved=settings.endpoint_moved,
-        )
-        stack.push_async_callback(journal.close)
+        await journal.begin()
         previous = journal.state.last_job
         summary.job_changed = previous is not None and previous != stats.digest
         if summary.job_changed:

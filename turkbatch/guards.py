@@ -22,7 +22,7 @@ from turkbatch.bulk import Bulk
 from turkbatch.catalog import BONUS_AMOUNTS, MONEY_OPERATIONS
 from turkbatch.client import DENIED_CODES
 from turkbatch.errors import OperationError, Refused, SettingError
-from turkbatch.journal import Journal, JournalState
+from turkbatch.journal import JournalState
 
 if TYPE_CHECKING:
     from turkbatch.settings import Settings
@@ -36,12 +36,13 @@ def preflight(
     stats: jobs.JobStats,
     settings: Settings,
     journal_path: Path,
+    state: JournalState,
 ) -> planning.Plan | None:
     """
     Survey what the run would pay, and apply the guards that need no request.
 
-    The journal is read without its lock: if another run holds it, opening it fails
-    later anyway, and if one has just finished, what is left is only overestimated.
+    ``state`` is the run's own replay of its journal, taken under the journal's lock
+    (``Journal.open(..., begin=False)``): the guards count what the run will send.
 
     Returns:
         The plan, or ``None`` when no guard needs one (nothing moves money, no prompt).
@@ -54,14 +55,13 @@ def preflight(
     moves_money = not MONEY_OPERATIONS.isdisjoint(stats.by_op)
     if settings.confirm is None and not (moves_money and (guarded or settings.balance_check)):
         return None
-    if _first_bonus_run(stats, settings, journal_path):
+    if _first_bonus_run(stats, settings, state):
         # Nothing done yet and only plain bonuses: the check's totals are the plan's.
         result = planning.Plan(job=name, journal=str(journal_path), max_bonus=settings.max_bonus)
         result.spend.add(stats.bonus_spend)
         result.job_spend.add(stats.bonus_spend)
         _refuse(result.refusals(max_spend=settings.max_spend))
         return result
-    state: JournalState | None = Journal.read(journal_path) if journal_path.exists() else None
     result = planning.survey(
         name,
         source(),
@@ -77,7 +77,7 @@ def preflight(
     return result
 
 
-def _first_bonus_run(stats: jobs.JobStats, settings: Settings, journal_path: Path) -> bool:
+def _first_bonus_run(stats: jobs.JobStats, settings: Settings, state: JournalState) -> bool:
     """
     Whether ``check_job``'s totals say all the guards need, with no second read of the job:
     a first run (no journal yet) whose only money is single bonus lines, none above the
@@ -90,7 +90,7 @@ def _first_bonus_run(stats: jobs.JobStats, settings: Settings, journal_path: Pat
         and not over
         and settings.confirm is None
         and not stats.bulk.get(Bulk.BONUSES)
-        and not journal_path.exists()
+        and not state.records
     )
 
 

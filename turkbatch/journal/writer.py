@@ -81,6 +81,23 @@ def _holder(fd: int) -> str:
     return "pid unknown"
 
 
+def _lock(fd: int, path: str) -> None:
+    """
+    Lock the journal open on ``fd`` for this run, or say who holds it.
+
+    Raises:
+        JournalLocked: another run holds it.
+        JournalError: it cannot be locked.
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _holder(fd)
+        raise JournalLocked(f"journal {path} is in use by another run ({holder})") from None
+    except OSError as exc:  # e.g. ENOLCK on a network file system
+        raise JournalError(f"cannot lock journal {path}: {exc.strerror}") from exc
+
+
 def _write_all(fd: int, data: bytes) -> float:
     """Write every byte of ``data`` and fsync (blocking); return the fsync's seconds."""
     view = memoryview(data)
@@ -104,10 +121,15 @@ class Journal:
     journal said when it was opened; later appends do not change it.
     """
 
-    def __init__(self, path: str, fd: int, state: JournalState, run: RunRecord) -> None:
-        self.path, self.state, self.run = path, state, run
-        self.fsyncs = 1  # the run record's
-        self._fd = fd
+    def __init__(
+        self, path: str, fd: int | None, state: JournalState, run: dict[str, Any], end: int
+    ) -> None:
+        self.path, self.state = path, state
+        self.run: RunRecord | None = None  # this run's record, once it has begun
+        self.fsyncs = 0
+        self._fd = fd  # None: no journal yet; begin() creates it
+        self._run = run  # the run record begin() writes
+        self._end = end  # where the complete records end (a torn tail is cut there)
         self._buf: list[bytes] = []
         self._buffered = 0  # bytes in _buf
         self._seq = self._synced = 0  # records appended so far, and made durable so far
@@ -128,9 +150,14 @@ class Journal:
         job_path: str | None = None,
         endpoint: str | None = None,
         endpoint_moved: bool = False,
+        begin: bool = True,
     ) -> Journal:
         """
-        Open (creating with mode 0600) and lock a journal, replay it, and record this run.
+        Lock a journal and replay it (the run's one replay); with ``begin``, record this run.
+
+        A journal opened with ``begin=False`` is locked and replayed, but nothing is written
+        (and a journal that does not exist yet is not created) until :meth:`begin`: the
+        guards read its state first, and a refused run leaves no trace.
 
         Args:
             path: the journal file.
@@ -138,6 +165,7 @@ class Journal:
             job_path: the job file, if the job is one.
             endpoint: the endpoint this run talks to (:func:`endpoint_id`), recorded.
             endpoint_moved: the journal's endpoint has a new address: accept this one.
+            begin: record this run now (:meth:`begin`).
 
         Raises:
             JournalLocked: another run holds it.
@@ -145,64 +173,88 @@ class Journal:
             JournalWriteError: it cannot be created, repaired or written.
             EndpointMismatch: the journal describes another endpoint (nothing is written).
         """
-        opener = partial(
-            cls._open_sync, os.fspath(path), job_digest, job_path, endpoint, endpoint_moved
+        run = records.run(
+            job=job_digest,
+            job_path=job_path,
+            pid=os.getpid(),
+            at=time.time(),
+            version=version("turkbatch"),
+            endpoint=endpoint,
         )
-        return await anyio.to_thread.run_sync(opener)
+        opener = partial(cls._open_sync, os.fspath(path), run, endpoint_moved)
+        journal = await anyio.to_thread.run_sync(opener)
+        if begin:
+            try:
+                await journal.begin()
+            except BaseException:
+                await journal.close()
+                raise
+        return journal
 
     @classmethod
-    def _open_sync(
-        cls,
-        path: str,
-        job_digest: str,
-        job_path: str | None,
-        endpoint: str | None,
-        endpoint_moved: bool,
-    ) -> Journal:
-        """Do :meth:`open`'s blocking work, in a worker thread."""
-        flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC
+    def _open_sync(cls, path: str, run: dict[str, Any], endpoint_moved: bool) -> Journal:
+        """Lock and replay an existing journal, in a worker thread (none: an empty state)."""
         try:
-            try:  # 0600 only when creating: an existing file's mode is never widened
-                fd, created = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o600), True
-            except FileExistsError:
-                fd, created = os.open(path, flags), False
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return cls(path, None, JournalState(), run, 0)
         except OSError as exc:
             raise JournalWriteError(f"cannot open journal {path}: {exc.strerror}") from exc
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = _holder(fd)
-                raise JournalLocked(f"journal {path} is in use by another run ({holder})") from None
-            except OSError as exc:  # e.g. ENOLCK on a network file system
-                raise JournalError(f"cannot lock journal {path}: {exc.strerror}") from exc
+            _lock(fd, path)
             state, end = replay(fd, path)
-            if endpoint is not None and not endpoint_moved:
-                check_endpoint(path, state, endpoint)
-            run = records.run(
-                job=job_digest,
-                job_path=job_path,
-                pid=os.getpid(),
-                at=time.time(),
-                version=version("turkbatch"),
-                endpoint=endpoint,
-            )
-            try:
-                if created:  # make the new directory entry durable too
-                    dfd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY)
-                    try:
-                        os.fsync(dfd)
-                    finally:
-                        os.close(dfd)
-                if state.torn_tail:  # so the next record starts on a line of its own
-                    os.ftruncate(fd, end)
-                _write_all(fd, records.dump(run))
-            except OSError as exc:
-                raise JournalWriteError(f"cannot write journal {path}: {exc.strerror}") from exc
+            if run["endpoint"] is not None and not endpoint_moved:
+                check_endpoint(path, state, run["endpoint"])
         except BaseException:
             os.close(fd)
             raise
-        return cls(path, fd, state, RunRecord.of(run))
+        return cls(path, fd, state, run, end)
+
+    async def begin(self) -> None:
+        """
+        Record this run (creating the journal, mode 0600, if there is none): from here on
+        the journal describes it.
+
+        Raises:
+            JournalError: a journal appeared at the path since it was opened (another run
+                started it: run again), or it cannot be locked.
+            JournalWriteError: it cannot be created, repaired or written.
+        """
+        if self.run is not None:
+            return
+        self._check(appending=True)
+        self._fd = await anyio.to_thread.run_sync(self._begin_sync)
+        self.run = RunRecord.of(self._run)
+        self.fsyncs += 1
+
+    def _begin_sync(self) -> int:
+        """Do :meth:`begin`'s blocking work, in a worker thread."""
+        path, fd, created = self.path, self._fd, False
+        try:
+            if fd is None:
+                flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_CREAT | os.O_EXCL
+                try:
+                    fd, created = os.open(path, flags, 0o600), True
+                except FileExistsError:
+                    raise JournalError(
+                        f"journal {path} appeared while this run was starting (another run "
+                        "began it?): run again"
+                    ) from None
+                _lock(fd, path)
+            if created:  # make the new directory entry durable too
+                dfd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY)
+                try:
+                    os.fsync(dfd)
+                finally:
+                    os.close(dfd)
+            if self.state.torn_tail:  # so the next record starts on a line of its own
+                os.ftruncate(fd, self._end)
+            _write_all(fd, records.dump(self._run))
+        except OSError as exc:
+            if created and fd is not None:
+                os.close(fd)
+            raise JournalWriteError(f"cannot write journal {path}: {exc.strerror}") from exc
+        return fd
 
     @classmethod
     def read(cls, path: str | os.PathLike[str], *, detail: bool = False) -> JournalState:
@@ -340,7 +392,8 @@ class Journal:
 
     async def note_sent_nothing(self) -> None:
         """Note that this run sent nothing: the endpoint it named binds the journal to nothing."""
-        await self.note(records.sent_nothing_note(self.run))
+        if self.run is not None:
+            await self.note(records.sent_nothing_note(self.run))
 
     async def flush(self) -> None:
         """Write and fsync everything buffered."""
@@ -355,6 +408,12 @@ class Journal:
         """
         if self._closing:
             return
+        if self.run is None:  # never begun: nothing to record, only the lock to release
+            self._closing = self._released = True
+            if self._fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(self._fd)
+            return
         try:
             with anyio.move_on_after(grace, shield=True):
                 if self._error is None:
@@ -368,7 +427,8 @@ class Journal:
                     await self._flush_done.wait()
             self._released = True
             with contextlib.suppress(OSError):
-                os.close(self._fd)  # and with it the lock
+                if self._fd is not None:
+                    os.close(self._fd)  # and with it the lock
         if self._synced < self._seq:
             lost = self._seq - self._synced
             raise JournalWriteError(f"journal {self.path}: {lost} records were not written")
@@ -400,6 +460,8 @@ class Journal:
     def _append(self, rec: dict[str, Any]) -> int:
         """Serialize ``rec`` into the buffer; return its sequence number."""
         self._check(appending=True)
+        if self.run is None:
+            raise JournalError(f"journal {self.path}: this run has not begun (Journal.begin)")
         line = records.dump(rec)  # before buffering: an unserializable record fails alone
         self._buf.append(line)
         self._buffered += len(line)
@@ -430,17 +492,16 @@ class Journal:
         self._flush_done = finished = anyio.Event()
         try:
             await anyio.lowlevel.checkpoint()  # callers ready in this loop turn join the batch
-            data, upto = b"".join(self._buf), self._seq
+            data, upto, fd = b"".join(self._buf), self._seq, self._fd
+            assert fd is not None, "appends need a begun journal"
             self._buf.clear()
             self._buffered = 0
             with anyio.CancelScope(shield=True):  # a batch taken is a batch accounted for
                 try:
                     if self._fsync_took <= INLINE_SYNC:
-                        self._fsync_took = _write_all(self._fd, data)
+                        self._fsync_took = _write_all(fd, data)
                     else:
-                        self._fsync_took = await anyio.to_thread.run_sync(
-                            _write_all, self._fd, data
-                        )
+                        self._fsync_took = await anyio.to_thread.run_sync(_write_all, fd, data)
                 except OSError as exc:
                     self._error = exc
                     self._check(appending=False)
