@@ -171,3 +171,21 @@ def test_a_first_run_s_guards_use_the_check_s_totals(tmp_path: Path) -> None:
     low = engine.Settings(max_bonus=Decimal("5.00"))
     with pytest.raises(Refused, match=r"line \d+ \(\$9\.99\)"):
         guards.preflight(str(job), lambda: jobs.read_job(job), stats, low, tmp_path / "j", none)
+
+
+async def test_a_resume_refused_by_a_guard_leaves_the_journal_as_it_was(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    """The guards count against the run's own replay, under the journal's lock: a resume
+    whose new line trips the spend cap sends nothing and writes nothing, and the cap counts
+    only what is left to send (the three bonuses paid earlier are not counted again)."""
+    journal = tmp_path / "job.journal.jsonl"
+    job = write_job(tmp_path / "job.jsonl", [bonus(n) for n in range(3)])
+    assert (await engine.run(job, settings(sim))).exit_code == ExitCode.OK
+    before, paid = journal.read_bytes(), received(sim)["SendBonus"]
+    job = write_job(tmp_path / "job.jsonl", [bonus(n) for n in range(3)] + [bonus(3, "5.00")])
+    with pytest.raises(Refused, match="max-spend"):
+        await engine.run(job, settings(sim, max_spend=Decimal("5.99")))
+    assert journal.read_bytes() == before and received(sim)["SendBonus"] == paid
+    summary = await engine.run(job, settings(sim, max_spend=Decimal("6.00")))  # $5 + $1 fee
+    assert summary.exit_code == ExitCode.OK and summary.bonus_paid == Decimal("5.00")

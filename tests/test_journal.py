@@ -583,3 +583,43 @@ async def test_withdrawing_a_resend_leaves_the_earlier_intent_in_doubt(path: Pat
     state = Journal.read(path)
     assert set(state.in_doubt) == {"k"}
     assert state.in_doubt["k"].line == 2  # the first intent, after the first run record
+
+
+async def test_a_journal_opened_to_check_first_is_locked_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    """open(begin=False) locks and replays: another run is refused meanwhile, nothing is
+    written until begin(), and a journal that did not exist is not created by it; closing
+    an unbegun journal leaves the file as it was."""
+    path = tmp_path / "j.jsonl"
+    first = await Journal.open(path, job_digest="d", begin=False)
+    assert not path.exists() and first.state.records == 0
+    with pytest.raises(JournalError):
+        await first.intent("k", op="SendBonus", token="t")  # not begun: refused
+    await first.close()
+    assert not path.exists()
+    async with await Journal.open(path, job_digest="d") as journal:
+        await journal.intent("k", op="SendBonus", token="t")
+    before = path.read_bytes()
+    held = await Journal.open(path, job_digest="d", begin=False)
+    assert "k" in held.state.in_doubt
+    with pytest.raises(JournalLocked):
+        await Journal.open(path, job_digest="d", begin=False)
+    await held.close()
+    assert path.read_bytes() == before  # checked, refused by a guard, say: no trace
+    again = await Journal.open(path, job_digest="e", begin=False)
+    await again.begin()
+    await again.close()
+    runs = [r.job for r in Journal.read(path).runs]
+    assert runs == ["d", "e"]
+
+
+async def test_a_journal_that_appears_before_begin_is_refused(tmp_path: Path) -> None:
+    """A run that found no journal, then finds one at begin() (another run began it
+    meanwhile), refuses rather than run on a state it never read."""
+    path = tmp_path / "j.jsonl"
+    late = await Journal.open(path, job_digest="d", begin=False)
+    async with await Journal.open(path, job_digest="other"):
+        with pytest.raises(JournalError, match="appeared while this run was starting"):
+            await late.begin()
+    await late.close()
