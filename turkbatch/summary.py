@@ -246,7 +246,7 @@ class Summary:
         if self.unlisted:
             lines.append(
                 f"calls: {self.calls:,}+ ({counted(self.unlisted, 'listing')} not finished: "
-                "its lines may make more calls, found when they are listed)"
+                "a run lists again and makes the calls it finds)"
             )
         else:
             lines.append(f"calls: {self.calls:,}")
