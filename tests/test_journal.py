@@ -521,7 +521,8 @@ def test_any_torn_prefix_replays_as_its_complete_records(
         fd = os.open(p, os.O_RDONLY)
         try:
             state, _ = replay_module.replay(fd, str(p), chunk=chunk)
-            viewed, _ = replay_module.replay(fd, str(p), chunk=chunk, detail=True)
+            viewed, _ = replay_module.replay(fd, str(p), chunk=chunk, rows=True)
+            counted, _ = replay_module.replay(fd, str(p), chunk=chunk, detail=True)
         finally:
             os.close(fd)
     done_keys, failed_keys, in_doubt = _model(recs[:complete])
@@ -535,6 +536,8 @@ def test_any_torn_prefix_replays_as_its_complete_records(
     assert total.finished == len(done_keys) and total.failed == len(failed_keys)
     assert total.in_doubt == len(in_doubt)
     assert set(viewed.detail.final) >= done_keys | failed_keys | set(in_doubt)
+    assert counted.detail is not None  # counts alone keep nothing per key (status, plan)
+    assert counted.detail.total() == total and not counted.detail.final
 
 
 async def test_a_withdrawn_intent_is_no_longer_in_doubt(path: Path) -> None:

@@ -222,7 +222,7 @@ def write_report(
         JournalError: the journal cannot be read, or is damaged before its last line.
     """
     path = os.fspath(journal)
-    state = Journal.read(path, detail=True)  # refuses a damaged journal, as a run would
+    state = Journal.read(path, rows=True)  # refuses a damaged journal, as a run would
     assert state.detail is not None, "read with detail"
     last = state.last_run
     notes: list[str] = []

@@ -85,10 +85,7 @@ class Status:
 
     def total(self) -> Tally:
         """Return the counts over every operation."""
-        t = Tally()
-        for c in self.by_op.values():
-            t.merge(c)
-        return t
+        return Tally.sum(self.by_op.values())
 
     def as_dict(self) -> dict[str, Any]:
         """Return the status as a JSON-ready record."""

@@ -91,10 +91,6 @@ class Word(StrEnum):
     NOT_RUN = "not_run"
 
 
-#: The words that mean the call took effect.
-FINISHED: Final = frozenset({Word.DONE, Word.ALREADY, Word.RECONCILED, Word.COUNTED})
-
-
 # --- encoders: the writer's records --------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
@@ -127,6 +127,14 @@ class Tally:
         for name in Tally.__slots__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
+    @classmethod
+    def sum(cls, tallies: Iterable[Tally]) -> Tally:
+        """Return the counts of ``tallies`` added up."""
+        total = cls()
+        for tally in tallies:
+            total.merge(tally)
+        return total
+
     def as_dict(self) -> dict[str, int]:
         """Return the counts by name."""
         return {name: getattr(self, name) for name in Tally.__slots__}
@@ -138,8 +146,10 @@ class Detail:
     What the views need beyond a run's state, folded in the same pass.
 
     Attributes:
+        rows: keep ``final`` and ``intents``, which grow with the journal (the report's
+            rows need them; counts do not).
         final: key → byte offset of its deciding record (its first ``done``, else its last
-            word), in the order keys got their last word.
+            word).
         intents: key → byte offset of its last intent.
         by_op: calls per operation, by last word.
         by_line: a bulk line's key → its calls (``<key>/...``), by last word.
@@ -153,6 +163,7 @@ class Detail:
             interrupted, stopped).
     """
 
+    rows: bool = False
     final: dict[str, int] = field(default_factory=dict)
     intents: dict[str, int] = field(default_factory=dict)
     by_op: dict[str, Tally] = field(default_factory=dict)
@@ -177,10 +188,17 @@ class Detail:
 
     def total(self) -> Tally:
         """Return the counts over every operation."""
-        total = Tally()
-        for tally in self.by_op.values():
-            total.merge(tally)
-        return total
+        return Tally.sum(self.by_op.values())
+
+    def _word_at(self, key: str, offset: int) -> None:
+        """Note where ``key``'s deciding record so far is (for the report's rows)."""
+        if self.rows:
+            self.final[key] = offset
+
+    def _intent_at(self, key: str, offset: int) -> None:
+        """Note where ``key``'s last intent is (for the report's rows)."""
+        if self.rows:
+            self.intents[key] = offset
 
     def hit_payments(self, params: Mapping[str, Any]) -> list[str]:
         """Return the keys of the payments a bonus-by-HIT line with ``params`` made."""
@@ -188,8 +206,7 @@ class Detail:
 
     def _done(self, key: str, rec: dict[str, Any], offset: int, intent: Any) -> None:
         entry = Entry.of(rec)
-        self.final.pop(key, None)
-        self.final[key] = offset
+        self._word_at(key, offset)
         self.count(key, entry.op, entry.word)
         if entry.op not in PAYMENT_OPERATIONS or entry.word is Word.COUNTED:
             return  # (paid once, under the earlier payment's key: counted there)
@@ -262,23 +279,13 @@ class JournalState:
         """The digest of the job the last run ran."""
         return self.runs[-1].job if self.runs else None
 
-    def word(self, key: str) -> Word:
-        """Return ``key``'s last word as far as the run's state tells (done is done)."""
-        if key in self.done:
-            return Word.DONE
-        if key in self.in_doubt:
-            return Word.IN_DOUBT
-        if key in self.failed:
-            return Word.FAILED
-        return Word.NOT_RUN
-
     def only_ran(self, digest: str, keys: int) -> bool:
         """Whether every run of this journal ran job ``digest`` with bonus keys ``keys``."""
         return all(r.keys == keys and r.job == digest for r in self.runs)
 
 
 def replay(
-    fd: int, path: str, *, detail: bool = False, chunk: int = CHUNK
+    fd: int, path: str, *, detail: bool = False, rows: bool = False, chunk: int = CHUNK
 ) -> tuple[JournalState, int]:
     """
     Fold the journal open on ``fd`` into a state, with the cyclic GC paused.
@@ -290,6 +297,7 @@ def replay(
         fd: the journal, open for reading.
         path: its name, for messages.
         detail: also fold what the views need (:class:`Detail`).
+        rows: and, for the report, where each key's records are (implies ``detail``).
         chunk: bytes to read at a time (:data:`CHUNK`).
 
     Returns:
@@ -302,7 +310,8 @@ def replay(
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _fold(fd, path, Detail() if detail else None, chunk)
+        view = Detail(rows=rows) if detail or rows else None
+        return _fold(fd, path, view, chunk)
     except OSError as exc:
         raise JournalError(f"cannot read journal {path}: {exc.strerror}") from exc
     finally:
@@ -362,7 +371,7 @@ def _fold(fd: int, path: str, view: Detail | None, chunk_size: int) -> tuple[Jou
                         superseded[k] = intents[k]
                     intents[k] = (rec, n, start)  # (a failed record stays: withdrawal restores it)
                     if view is not None and k not in done:
-                        view.intents[k] = start
+                        view._intent_at(k, start)
                 elif t == "failed":
                     k, op, err = rec["k"], rec["op"], rec["err"]
                     if type(k) is not str:
@@ -380,8 +389,7 @@ def _fold(fd: int, path: str, view: Detail | None, chunk_size: int) -> tuple[Jou
                         )
                         superseded.pop(k, None)
                         if view is not None:
-                            view.final.pop(k, None)
-                            view.final[k] = start
+                            view._word_at(k, start)
                 elif t == "withdrawn":  # the intent's call was never sent
                     k, _ = rec["k"], rec["op"]
                     if type(k) is not str:
@@ -399,8 +407,7 @@ def _fold(fd: int, path: str, view: Detail | None, chunk_size: int) -> tuple[Jou
                     superseded.pop(k, None)
                     failed.pop(k, None)
                     if view is not None and k not in done:
-                        view.final.pop(k, None)
-                        view.final[k] = start
+                        view._word_at(k, start)
                 elif t == "run":
                     runs.append(RunRecord.of(rec))
                     if view is not None:
@@ -471,9 +478,8 @@ def _finish(state: JournalState, intents: _Intents, path: str) -> JournalState:
             key=key, op=op, token=tok, at=float(at), line=line, params=rec.get("p")
         )
         if view is not None:
-            view.final.pop(key, None)
-            view.final[key] = offset
-            view.intents[key] = offset
+            view._word_at(key, offset)
+            view._intent_at(key, offset)
             view.count(key, op, Word.IN_DOUBT)
     for key, failure in state.failed.items():
         if failure.op in PAYMENT_OPERATIONS:

@@ -257,11 +257,14 @@ class Journal:
         return fd
 
     @classmethod
-    def read(cls, path: str | os.PathLike[str], *, detail: bool = False) -> JournalState:
+    def read(
+        cls, path: str | os.PathLike[str], *, detail: bool = False, rows: bool = False
+    ) -> JournalState:
         """
         Replay a journal read-only, without locking it or repairing a torn tail.
 
-        ``detail``: also fold what the views need (:attr:`JournalState.detail`).
+        ``detail``: also fold what the views need (:attr:`JournalState.detail`); ``rows``:
+        and where each key's records are, for the report.
 
         Raises:
             JournalError: it cannot be read.
@@ -273,7 +276,7 @@ class Journal:
         except OSError as exc:
             raise JournalError(f"cannot read journal {name}: {exc.strerror}") from exc
         try:
-            return replay(fd, name, detail=detail)[0]
+            return replay(fd, name, detail=detail, rows=rows)[0]
         finally:
             os.close(fd)
 
